@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine lacks, builds PgRaft with warnings as errors and runs every test.
+# Usage: scripts/test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Raft]
+# Environment: PGRAFT_SIM_SCHEDULES (simulator schedules), PGRAFT_SIM_SEED (replay one seed),
+#              PGRAFT_SOAK=1 (longer soaks), PGRAFT_TEST_CONFIGURATION (default Release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+need_packages=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need_packages+=(postgresql-15 postgresql-client-15)
+command -v setpriv >/dev/null || need_packages+=(util-linux)
+command -v ip >/dev/null || need_packages+=(iproute2)
+command -v openssl >/dev/null || need_packages+=(openssl)
+command -v runuser >/dev/null || need_packages+=(util-linux)
+if [ ${#need_packages[@]} -gt 0 ]; then
+  log "installing ${need_packages[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need_packages[@]}"
+fi
+# Debian's postgresql package starts a cluster on 5432; our tests use their own ports, but keep the machine quiet.
+if [ "$(id -u)" -eq 0 ] && command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q online; then
+  log "stopping the distribution's own PostgreSQL clusters (tests start their own)"
+  pg_lsclusters -h | awk '$4 == "online" {print $1, $2}' | while read -r v c; do pg_ctlcluster "$v" "$c" stop || true; done
+fi
+id postgres >/dev/null 2>&1 || { log "creating the postgres OS user"; as_root useradd --system --home /var/lib/postgresql --shell /bin/bash postgres; }
+command -v dotnet >/dev/null || { echo "error: the .NET 10 SDK is not installed (dotnet not on PATH); install it, then run this again" >&2; exit 1; }
+
+configuration="${PGRAFT_TEST_CONFIGURATION:-Release}"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log "building (configuration $configuration, warnings are errors)"
+dotnet build PgRaft.sln -c "$configuration" -nologo -clp:ErrorsOnly
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+log "testing"
+status=0
+# One test project at a time: the real-process tests share two cores and must not starve each other.
+dotnet test PgRaft.sln -c "$configuration" --no-build -m:1 --logger "console;verbosity=normal" \
+  --results-directory "$results" "$@" 2>&1 | tee "$results/output.txt" || status=$?
+
+passed=$(grep -Eo 'Passed: +[0-9]+' "$results/output.txt" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -Eo 'Failed: +[0-9]+' "$results/output.txt" | awk '{s+=$2} END {print s+0}')
+if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then
+  echo "error: no test ran" >&2
+  status=1
+fi
+echo "tests: $passed passed, $failed failed"
+exit "$status"
