@@ -1,0 +1,52 @@
+using System.Diagnostics;
+
+namespace PgRaft.Node.Tests.Configuration;
+
+/// <summary>Runs the real <c>pgraft</c> program, as an operator would.</summary>
+public sealed class CheckConfigCommandTests : IDisposable
+{
+    private readonly ConfigurationFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    private static (int ExitCode, string Output, string Error) RunPgraft(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pgraft.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("pgraft check-config did not exit within 60 s");
+        }
+
+        return (process.ExitCode, output.Result, error.Result);
+    }
+
+    [Fact]
+    public void A_valid_configuration_prints_a_summary_without_secrets()
+    {
+        var (exitCode, output, error) = RunPgraft("check-config", "--config", _fixture.Write("pgraft.json", _fixture.ValidJson()));
+
+        Assert.True(exitCode == 0, error);
+        Assert.Contains("node node1: configuration is valid", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("0123456789abcdef", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_invalid_configuration_exits_with_code_2_and_names_the_setting()
+    {
+        var (exitCode, output, error) = RunPgraft("check-config", "--config", _fixture.Write("pgraft.json", _fixture.ValidJson()), "--set", "Raft:Bind=nowhere");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("Raft:Bind 'nowhere' has no port", error, StringComparison.Ordinal);
+        Assert.Equal("", output);
+    }
+}
