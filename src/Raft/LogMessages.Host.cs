@@ -55,3 +55,55 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = 2015, Level = LogLevel.Warning, Message = "Raft transport accept loop error: {Reason}")]
     public static partial void AcceptFailed(this ILogger logger, string reason);
 }
+
+internal static partial class LogMessages
+{
+    // Host: 2100-2199
+    [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Raft node {NodeId} bootstrapped a new cluster with voters {Voters}")]
+    public static partial void Bootstrapped(this ILogger logger, string nodeId, string voters);
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Raft node {NodeId} started: snapshot index {SnapshotIndex}, {Entries} log entries, term {Term}")]
+    public static partial void HostStarted(this ILogger logger, string nodeId, long snapshotIndex, int entries, long term);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Information, Message = "Raft node {NodeId} stopped")]
+    public static partial void HostStopped(this ILogger logger, string nodeId);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Information, Message = "Raft node {NodeId} is {Role} in term {Term}; leader {Leader}")]
+    public static partial void SoftStateChanged(this ILogger logger, string nodeId, RaftRole role, long term, string? leader);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Information, Message = "Raft node {NodeId} took a snapshot at index {Index} ({Bytes} bytes) and compacted its log")]
+    public static partial void SnapshotTaken(this ILogger logger, string nodeId, long index, int bytes);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Information, Message = "Raft node {NodeId} restored a snapshot at index {Index}, term {Term}")]
+    public static partial void SnapshotRestored(this ILogger logger, string nodeId, long index, long term);
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Information, Message = "Raft leader {NodeId} is stopping: transferring leadership to {Target}")]
+    public static partial void TransferOnShutdown(this ILogger logger, string nodeId, string target);
+
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Information, Message = "Raft node {NodeId} handed leadership over; leader is now {Leader}")]
+    public static partial void TransferOnShutdownDone(this ILogger logger, string nodeId, string? leader);
+
+    [LoggerMessage(EventId = 2108, Level = LogLevel.Warning, Message = "Raft node {NodeId}: leadership transfer did not finish within {TimeoutMs} ms (ShutdownTransferTimeout); stopping anyway")]
+    public static partial void TransferOnShutdownTimedOut(this ILogger logger, string nodeId, double timeoutMs);
+
+    [LoggerMessage(EventId = 2109, Level = LogLevel.Critical, Message = "Raft node {NodeId} stopped after a fatal error (storage or state machine): {Reason}. Stored data is kept; fix the cause and restart.")]
+    public static partial void HostFatal(this ILogger logger, Exception exception, string nodeId, string reason);
+
+    [LoggerMessage(EventId = 2110, Level = LogLevel.Error, Message = "Raft node {NodeId}: the state machine failed to apply entry {Index}")]
+    public static partial void ApplyFailed(this ILogger logger, Exception exception, string nodeId, long index);
+
+    [LoggerMessage(EventId = 2111, Level = LogLevel.Information, Message = "Raft node {NodeId}: address of {PeerId} is now '{Address}'")]
+    public static partial void AddressBookUpdated(this ILogger logger, string nodeId, string peerId, string address);
+
+    [LoggerMessage(EventId = 2112, Level = LogLevel.Error, Message = "Raft node {NodeId}: log entry {Index} has unknown tag {Tag}; skipped (is a newer pgraft version writing to this cluster?)")]
+    public static partial void UnknownEntryTag(this ILogger logger, string nodeId, long index, byte tag);
+
+    [LoggerMessage(EventId = 2113, Level = LogLevel.Information, Message = "Raft node {NodeId}: membership change at index {Index} applied; membership is now {Membership}")]
+    public static partial void MembershipChangeApplied(this ILogger logger, string nodeId, long index, string membership);
+
+    [LoggerMessage(EventId = 2114, Level = LogLevel.Warning, Message = "Raft node {NodeId}: a SoftStateChanged handler threw")]
+    public static partial void ObserverFailed(this ILogger logger, Exception exception, string nodeId);
+
+    [LoggerMessage(EventId = 2115, Level = LogLevel.Warning, Message = "Raft node {NodeId}: address '{Address}' of {PeerId} in the address book is invalid; not dialling it")]
+    public static partial void BadPeerAddress(this ILogger logger, string nodeId, string peerId, string address);
+}
