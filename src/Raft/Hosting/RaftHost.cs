@@ -201,14 +201,17 @@ public sealed partial class RaftHost : IAsyncDisposable
     /// Stops the node. A leader first hands leadership to the most caught-up voter and waits for that (at most
     /// <see cref="RaftHostOptions.ShutdownTransferTimeout"/>); then the timer, loop, transport and storage stop.
     /// </summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StopAsync(CancellationToken cancellationToken) => StopAsync(transferLeadership: true, cancellationToken);
+
+    /// <summary>Stops; without <paramref name="transferLeadership"/> it is as abrupt as a crash for the peers (tests use it).</summary>
+    internal async Task StopAsync(bool transferLeadership, CancellationToken cancellationToken)
     {
         if (Interlocked.CompareExchange(ref _state, 2, 1) != 1)
         {
             return;
         }
 
-        if (IsLeader && _fatal is null && _options.ShutdownTransferTimeout > TimeSpan.Zero)
+        if (transferLeadership && IsLeader && _fatal is null && _options.ShutdownTransferTimeout > TimeSpan.Zero)
         {
             await TransferBeforeStopAsync(cancellationToken);
         }
