@@ -254,7 +254,8 @@ public sealed partial class RaftHost : IAsyncDisposable
 
             _logger.TransferOnShutdown(_options.NodeId, target);
             var started = await SubmitAsync<bool>(completion => new TransferEvent(target, completion), timeout.Token, allowWhileStopping: true);
-            while (started && IsLeader)
+            // Done when another node is known to lead (stepping down alone leaves a gap until its vote completes).
+            while (started && (IsLeader || LeaderId is null))
             {
                 await Task.Delay(_options.TickInterval, _time, timeout.Token);
             }
