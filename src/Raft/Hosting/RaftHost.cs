@@ -33,6 +33,7 @@ public sealed partial class RaftHost : IAsyncDisposable
     private readonly Dictionary<long, PendingProposal> _pendingProposals = [];
     private readonly Dictionary<long, TaskCompletionSource<long>> _readsAwaitingIndex = [];
     private readonly List<(long Index, TaskCompletionSource<long> Completion)> _readsAwaitingApply = [];
+    private readonly List<TaskCompletionSource<long>> _readsDeferred = [];
     private readonly Dictionary<string, long> _matchIndex = new(StringComparer.Ordinal);
     private ImmutableDictionary<string, string> _addressBook = ImmutableDictionary.Create<string, string>(StringComparer.Ordinal);
     private IRaftNode? _core;
@@ -378,6 +379,7 @@ public sealed partial class RaftHost : IAsyncDisposable
                     Handle(hostEvent);
                 }
 
+                RetryDeferredReads();
                 while (_core!.HasReady())
                 {
                     HandleReady(_core.GetReady());
@@ -442,20 +444,7 @@ public sealed partial class RaftHost : IAsyncDisposable
 
                 break;
             case ReadEvent read:
-                var readId = ++_nextReadId;
-                var context = new byte[8];
-                BinaryPrimitives.WriteInt64LittleEndian(context, readId);
-                if (core.ReadIndex(context))
-                {
-                    _readsAwaitingIndex[readId] = read.Completion;
-                }
-                else
-                {
-                    read.Completion.TrySetException(new NotLeaderException(
-                        core.SoftState.Role == RaftRole.Leader ? null : core.SoftState.Leader,
-                        core.SoftState.Role == RaftRole.Leader ? "This leader has not committed an entry in its term yet." : null));
-                }
-
+                StartRead(read.Completion);
                 break;
             case TransferEvent transfer:
                 transfer.Completion.TrySetResult(core.TransferLeadership(transfer.Target));
@@ -463,6 +452,42 @@ public sealed partial class RaftHost : IAsyncDisposable
             case IInvokeEvent invoke:
                 invoke.Run();
                 break;
+        }
+    }
+
+    private void StartRead(TaskCompletionSource<long> completion)
+    {
+        var core = _core!;
+        var readId = ++_nextReadId;
+        var context = new byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(context, readId);
+        if (core.ReadIndex(context))
+        {
+            _readsAwaitingIndex[readId] = completion;
+        }
+        else if (core.SoftState.Role == RaftRole.Leader)
+        {
+            // A new leader serves reads only once an entry of its term committed (its no-op): retry then.
+            _readsDeferred.Add(completion);
+        }
+        else
+        {
+            completion.TrySetException(new NotLeaderException(core.SoftState.Leader));
+        }
+    }
+
+    private void RetryDeferredReads()
+    {
+        if (_readsDeferred.Count == 0)
+        {
+            return;
+        }
+
+        var deferred = _readsDeferred.ToArray();
+        _readsDeferred.Clear();
+        foreach (var completion in deferred.Where(c => !c.Task.IsCompleted))
+        {
+            StartRead(completion);
         }
     }
 
@@ -600,6 +625,12 @@ public sealed partial class RaftHost : IAsyncDisposable
             }
 
             _readsAwaitingIndex.Clear();
+            foreach (var completion in _readsDeferred)
+            {
+                completion.TrySetException(new NotLeaderException(softState.Leader, "Leadership was lost before the read was confirmed."));
+            }
+
+            _readsDeferred.Clear();
         }
 
         if (softState.Role == RaftRole.Leader)
@@ -695,6 +726,12 @@ public sealed partial class RaftHost : IAsyncDisposable
         }
 
         _readsAwaitingApply.Clear();
+        foreach (var completion in _readsDeferred)
+        {
+            completion.TrySetException(error);
+        }
+
+        _readsDeferred.Clear();
         while (_events.Reader.TryRead(out var leftover))
         {
             leftover.Fail(error);
