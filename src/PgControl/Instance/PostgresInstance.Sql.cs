@@ -1,0 +1,336 @@
+using System.Text.RegularExpressions;
+using Npgsql;
+using PgRaft.PgControl.Configuration;
+using PgRaft.PgControl.Wal;
+
+namespace PgRaft.PgControl.Instance;
+
+internal sealed partial class PostgresInstance
+{
+    private const string ProbeSql = """
+        SELECT pg_is_in_recovery(),
+               (SELECT system_identifier FROM pg_control_system())::text,
+               CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END,
+               pg_last_wal_receive_lsn()::text,
+               pg_last_wal_replay_lsn()::text,
+               CASE WHEN pg_is_in_recovery()
+                    THEN COALESCE((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
+                    ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,
+               current_setting('synchronous_standby_names'),
+               ARRAY(SELECT name FROM pg_settings WHERE pending_restart ORDER BY name),
+               (SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver WHERE status = 'streaming');
+        SELECT application_name, client_addr::text, state, sync_state, sent_lsn::text, flush_lsn::text, replay_lsn::text
+          FROM pg_stat_replication ORDER BY application_name;
+        """;
+
+    internal NpgsqlConnectionStringBuilder ConnectionStringFor(string host, int port, PostgresCredentials credentials, TimeSpan connectTimeout, string database = "postgres") =>
+        new()
+        {
+            Host = host,
+            Port = port,
+            Username = credentials.UserName,
+            Password = credentials.ReadPassword(),
+            Database = database,
+            Pooling = false,
+            Timeout = Math.Max(1, (int)Math.Ceiling(connectTimeout.TotalSeconds)),
+            CommandTimeout = 60,
+            ApplicationName = "pgraft",
+        };
+
+    private static NpgsqlDataSource BuildDataSource(NpgsqlConnectionStringBuilder connectionString)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString.ConnectionString);
+        // Probes open a fresh connection each time; loading the type catalogue would double their cost.
+        builder.ConfigureTypeLoading(typeLoading => typeLoading.EnableTypeLoading(false));
+        return builder.Build();
+    }
+
+    /// <summary>A superuser connection string to the local server (built in memory; never logged).</summary>
+    internal string LocalConnectionString(string database = "postgres") =>
+        ConnectionStringFor(_options.EffectiveConnectHost, _options.Port, _options.Superuser, TimeSpan.FromSeconds(3), database).ConnectionString;
+
+    private async Task<NpgsqlConnection> OpenLocalAsync(TimeSpan connectTimeout, CancellationToken cancellationToken)
+    {
+        await using var dataSource = BuildDataSource(ConnectionStringFor(_options.EffectiveConnectHost, _options.Port, _options.Superuser, connectTimeout));
+        return await dataSource.OpenConnectionAsync(cancellationToken);
+    }
+
+    private async Task<NpgsqlConnection> OpenUpstreamAsync(UpstreamServer source, CancellationToken cancellationToken)
+    {
+        await using var dataSource = BuildDataSource(ConnectionStringFor(source.Host, source.Port, _options.Superuser, TimeSpan.FromSeconds(5)));
+        return await dataSource.OpenConnectionAsync(cancellationToken);
+    }
+
+    /// <summary>One look at the server: the postmaster process first, then (when it lives) one connection.</summary>
+    public async Task<PostgresStatus> ProbeAsync(CancellationToken cancellationToken)
+    {
+        if (_postmaster is not { HasExited: false } postmaster)
+        {
+            return PostgresStatus.Stopped();
+        }
+        var pid = postmaster.PostmasterPid;
+        try
+        {
+            await using var connection = await OpenLocalAsync(TimeSpan.FromSeconds(2), cancellationToken);
+            await using var batch = new NpgsqlCommand(ProbeSql, connection);
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            var inRecovery = reader.GetBoolean(0);
+            var systemIdentifier = ulong.Parse(reader.GetString(1), System.Globalization.CultureInfo.InvariantCulture);
+            var flush = LsnOrNull(reader, 2);
+            var receive = LsnOrNull(reader, 3);
+            var replay = LsnOrNull(reader, 4);
+            int? timeline = reader.IsDBNull(5) ? null : reader.GetInt32(5);
+            var syncNames = reader.GetString(6);
+            var pending = reader.GetFieldValue<string[]>(7);
+            var upstream = reader.IsDBNull(8) ? null : reader.GetString(8);
+            await reader.NextResultAsync(cancellationToken);
+            var clients = new List<ReplicationClient>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                clients.Add(new ReplicationClient(
+                    reader.IsDBNull(0) ? "" : reader.GetString(0),
+                    reader.IsDBNull(1) ? null : reader.GetString(1),
+                    reader.IsDBNull(2) ? "" : reader.GetString(2),
+                    reader.IsDBNull(3) ? "" : reader.GetString(3),
+                    LsnOrNull(reader, 4), LsnOrNull(reader, 5), LsnOrNull(reader, 6)));
+            }
+            return new PostgresStatus(true, true, pid, inRecovery, systemIdentifier, timeline, flush, receive, replay, upstream, syncNames, clients, pending, null);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            var alive = !postmaster.HasExited;
+            return alive
+                ? PostgresStatus.Stopped(e.Message) with { Running = true, PostmasterPid = pid }
+                : PostgresStatus.Stopped(e.Message);
+        }
+    }
+
+    private static Lsn? LsnOrNull(NpgsqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : Lsn.Parse(reader.GetString(ordinal));
+
+    /// <summary>Makes the running server re-read its configuration files.</summary>
+    public async Task ReloadAsync(CancellationToken cancellationToken)
+    {
+        RequireRunning();
+        await ExecuteLocalAsync("SELECT pg_reload_conf()", cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<string>> QueryRestartRequiredAsync(IReadOnlyList<string> names, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenLocalAsync(TimeSpan.FromSeconds(3), cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT name FROM pg_settings WHERE name = ANY($1) AND context = 'postmaster' ORDER BY name", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = names.ToArray() });
+        var result = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(reader.GetString(0));
+        }
+        return result;
+    }
+
+    private async Task ExecuteLocalAsync(string sql, CancellationToken cancellationToken, params object[] parameters)
+    {
+        await using var connection = await OpenLocalAsync(TimeSpan.FromSeconds(3), cancellationToken);
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private void RequireRunning()
+    {
+        if (!IsRunning)
+        {
+            throw new PgControlException(PgControlError.NotRunning, $"PostgreSQL on '{DataDirectory}' is not running.");
+        }
+    }
+
+    // ---------------------------------------------------------------- slots
+
+    /// <summary>Creates a physical slot reserving WAL from now; no-op when it exists.</summary>
+    public async Task CreateSlotAsync(string name, CancellationToken cancellationToken)
+    {
+        ValidateSlotName(name);
+        RequireRunning();
+        await ExecuteLocalAsync(
+            "SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
+            cancellationToken, name);
+    }
+
+    /// <summary>Drops a physical slot; no-op when it does not exist. An active slot's walsender is terminated first.</summary>
+    public async Task DropSlotAsync(string name, CancellationToken cancellationToken)
+    {
+        ValidateSlotName(name);
+        RequireRunning();
+        await ExecuteLocalAsync(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL",
+            cancellationToken, name);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await ExecuteLocalAsync(
+                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+                    cancellationToken, name);
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState == "55006" && attempt < 50)
+            {
+                await Task.Delay(100, cancellationToken); // Still active: the walsender is exiting.
+            }
+        }
+    }
+
+    public async Task<IReadOnlyList<ReplicationSlot>> ListSlotsAsync(CancellationToken cancellationToken)
+    {
+        RequireRunning();
+        await using var connection = await OpenLocalAsync(TimeSpan.FromSeconds(3), cancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT slot_name::text, active, restart_lsn::text FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var slots = new List<ReplicationSlot>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            slots.Add(new ReplicationSlot(reader.GetString(0), reader.GetBoolean(1), LsnOrNull(reader, 2)));
+        }
+        return slots;
+    }
+
+    /// <summary>A valid slot name for a member id: lower case, [a-z0-9_], at most 63 characters.</summary>
+    public static string SlotNameFor(string memberId)
+    {
+        var name = SlotUnsafe().Replace(memberId.ToLowerInvariant(), "_");
+        return name.Length > 63 ? name[..63] : name;
+    }
+
+    private static void ValidateSlotName(string name)
+    {
+        if (name.Length is 0 or > 63 || SlotUnsafe().IsMatch(name))
+        {
+            throw new PgControlException(PgControlError.InvalidArgument,
+                $"'{name}' is not a replication slot name (1-63 of a-z, 0-9, '_'); use PostgresInstance.SlotNameFor.");
+        }
+    }
+
+    [GeneratedRegex("[^a-z0-9_]")]
+    private static partial Regex SlotUnsafe();
+
+    // ---------------------------------------------------------------- roles
+
+    /// <summary>
+    /// Promotes the running standby and returns once it accepts writes. Needs a lease (sent with
+    /// <see cref="RenewLeaseAsync"/> or at start) unless NoLeaseRequired. A checkpoint follows, so the new
+    /// timeline is in pg_control when others pg_rewind from this server.
+    /// </summary>
+    public async Task PromoteAsync(CancellationToken cancellationToken)
+    {
+        RequireRunning();
+        if (!_leaseGranted && !_options.NoLeaseRequired)
+        {
+            throw new PgControlException(PgControlError.LeaseRequired, "Promotion needs a lease first (RenewLeaseAsync), so the new primary is fenced from its first write.");
+        }
+        LogMessages.Promoting(_logger);
+        await using (var connection = await OpenLocalAsync(TimeSpan.FromSeconds(3), cancellationToken))
+        {
+            await using var check = new NpgsqlCommand("SELECT pg_is_in_recovery()", connection);
+            if ((bool)(await check.ExecuteScalarAsync(cancellationToken))!)
+            {
+                await using var promote = new NpgsqlCommand("SELECT pg_promote(true, 60)", connection);
+                if (!(bool)(await promote.ExecuteScalarAsync(cancellationToken))!)
+                {
+                    throw new PgControlException(PgControlError.PromoteFailed, "pg_promote did not finish within 60 s.", ReadLogTail());
+                }
+            }
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (true)
+            {
+                await using var writable = new NpgsqlCommand("SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'", connection);
+                if ((bool)(await writable.ExecuteScalarAsync(cancellationToken))!)
+                {
+                    break;
+                }
+                if (clock.Elapsed > TimeSpan.FromSeconds(60))
+                {
+                    throw new PgControlException(PgControlError.PromoteFailed, "The server did not become writable within 60 s of promotion.", ReadLogTail());
+                }
+                await Task.Delay(20, cancellationToken);
+            }
+            await using var checkpoint = new NpgsqlCommand("CHECKPOINT", connection);
+            await checkpoint.ExecuteNonQueryAsync(cancellationToken);
+        }
+        Role = ServerRole.Primary;
+        _upstream = null;
+        var (changed, _) = await WriteServerFilesAsync(ServerRole.Primary, cancellationToken);
+        if (changed.Count > 0)
+        {
+            await ReloadAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Points a standby at another upstream (primary_conninfo, slot). A running standby reloads (these
+    /// settings are reloadable from PostgreSQL 13) and restarts only if the server still asks for it; a
+    /// stopped one uses it at its next start. Refused on a running primary: demote it instead.
+    /// </summary>
+    public async Task FollowAsync(UpstreamServer upstream, CancellationToken cancellationToken)
+    {
+        if (IsRunning && Role == ServerRole.Primary)
+        {
+            throw new PgControlException(PgControlError.InvalidArgument, "This server runs as primary; demote it (DemoteAsync) to follow another server.");
+        }
+        LogMessages.Following(_logger, upstream.ToString());
+        _upstream = upstream;
+        if (!IsInitialized)
+        {
+            return;
+        }
+        var (changed, _) = await WriteServerFilesAsync(ServerRole.Standby, cancellationToken, touchSignalFiles: IsRunning);
+        if (!IsRunning || changed.Count == 0)
+        {
+            return;
+        }
+        var binaries = await GetBinariesAsync(cancellationToken);
+        var restart = binaries.MajorVersion < 13 || (await QueryRestartRequiredAsync(changed, cancellationToken)).Count > 0;
+        if (restart)
+        {
+            await StopAsync(StopMode.Fast, cancellationToken);
+            await StartAsync(ServerRole.Standby, cancellationToken: cancellationToken);
+        }
+        else
+        {
+            await ReloadAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Stops the server (in <paramref name="mode"/>) and starts it as a standby of <paramref name="upstream"/>.</summary>
+    public async Task DemoteAsync(UpstreamServer? upstream, StopMode mode, CancellationToken cancellationToken)
+    {
+        await StopAsync(mode, cancellationToken);
+        _upstream = upstream;
+        await StartAsync(ServerRole.Standby, cancellationToken: cancellationToken);
+    }
+
+    private static string ConnInfoFor(string host, int port, string user, string applicationName, string? database = null)
+    {
+        var values = new List<KeyValuePair<string, string>>
+        {
+            new("host", host),
+            new("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            new("user", user),
+            new("application_name", applicationName),
+            new("connect_timeout", "5"),
+        };
+        if (database is not null)
+        {
+            values.Add(new("dbname", database));
+        }
+        return ConfigRenderer.ConnInfo(values);
+    }
+
+    private IReadOnlyDictionary<string, string> ToolEnvironment() =>
+        new Dictionary<string, string> { ["PGPASSFILE"] = _options.PassFileFull };
+}
