@@ -10,8 +10,7 @@ namespace PgRaft.Node.Cluster;
     UseStringEnumConverter = true,
     RespectNullableAnnotations = true,
     RespectRequiredConstructorParameters = true,
-    AllowOutOfOrderMetadataProperties = true,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+    AllowOutOfOrderMetadataProperties = true)]
 [JsonSerializable(typeof(ClusterCommand))]
 [JsonSerializable(typeof(ClusterSnapshot))]
 [JsonSerializable(typeof(SnapshotHeader))]
