@@ -1,0 +1,311 @@
+using System.Collections.Immutable;
+
+namespace PgRaft.Node.Cluster;
+
+/// <summary>The pure transition function: state × command → state, result. Invalid commands leave the state unchanged.</summary>
+internal static class ClusterStateApplier
+{
+    public static (ClusterState State, CommandResult Result) Apply(ClusterState state, ClusterCommand command) =>
+        command switch
+        {
+            SetSpec c => ApplySpec(state, c.Spec, "spec replaced"),
+            PatchSpec c => c.Patch is null ? Reject(state, "patchSpec carries no patch") : ApplySpec(state, c.Patch.ApplyTo(state.Spec), "spec patched"),
+            AddMember c => AddMember(state, c.Member),
+            UpdateMember c => UpdateMember(state, c.Member),
+            RemoveMember c => RemoveMember(state, c.NodeId),
+            ChangeView c => ChangeView(state, c),
+            RecordBootstrap c => RecordBootstrap(state, c),
+            RecordPostBootstrapScriptDone c => RecordPostBootstrapScriptDone(state, c),
+            Pause => (state with { Spec = state.Spec with { Paused = true } }, CommandResult.Applied("paused: no automatic failover")),
+            Resume => (state with { Spec = state.Spec with { Paused = false } }, CommandResult.Applied("resumed: automatic failover enabled")),
+            RequestSwitchover c => RequestSwitchover(state, c),
+            SwitchoverStopped c => SwitchoverStopped(state, c),
+            CancelSwitchover c => state.Switchover is null
+                ? Reject(state, "no switchover is pending")
+                : (state with { Switchover = null }, CommandResult.Applied($"switchover cancelled: {c.Reason}")),
+            _ => Reject(state, $"unknown command {command.GetType().Name}"),
+        };
+
+    private static (ClusterState, CommandResult) Reject(ClusterState state, string reason) => (state, CommandResult.Rejected(reason));
+
+    private static (ClusterState, CommandResult) ApplySpec(ClusterState state, ClusterSpec? spec, string message)
+    {
+        if (spec is null)
+        {
+            return Reject(state, "the command carries no spec");
+        }
+
+        var errors = spec.Validate();
+        return errors.Count > 0
+            ? Reject(state, "invalid spec: " + string.Join("; ", errors))
+            : (state with { Spec = spec }, CommandResult.Applied(message));
+    }
+
+    private static (ClusterState, CommandResult) AddMember(ClusterState state, Member? member)
+    {
+        if (member is null)
+        {
+            return Reject(state, "addMember carries no member");
+        }
+
+        var errors = member.Validate();
+        if (errors.Count > 0)
+        {
+            return Reject(state, "invalid member: " + string.Join("; ", errors));
+        }
+
+        return state.Members.ContainsKey(member.NodeId)
+            ? Reject(state, $"member {member.NodeId} already exists; use updateMember to change it")
+            : (state with { Members = state.Members.Add(member.NodeId, member) }, CommandResult.Applied($"member {member.NodeId} added"));
+    }
+
+    private static (ClusterState, CommandResult) UpdateMember(ClusterState state, Member? member)
+    {
+        if (member is null)
+        {
+            return Reject(state, "updateMember carries no member");
+        }
+
+        var errors = member.Validate();
+        if (errors.Count > 0)
+        {
+            return Reject(state, "invalid member: " + string.Join("; ", errors));
+        }
+
+        return !state.Members.ContainsKey(member.NodeId)
+            ? Reject(state, $"member {member.NodeId} does not exist; use addMember")
+            : (state with { Members = state.Members.SetItem(member.NodeId, member) }, CommandResult.Applied($"member {member.NodeId} updated"));
+    }
+
+    private static (ClusterState, CommandResult) RemoveMember(ClusterState state, string? nodeId)
+    {
+        if (nodeId is null || !state.Members.ContainsKey(nodeId))
+        {
+            return Reject(state, $"member {nodeId} does not exist");
+        }
+
+        var view = state.View;
+        if (view.Primary == nodeId)
+        {
+            return Reject(state, $"{nodeId} is the primary; switch over to another node first");
+        }
+
+        if (view.Sync.Standbys.Contains(nodeId) || view.PrimarySync.Standbys.Contains(nodeId))
+        {
+            return Reject(state, $"{nodeId} is in the synchronous standby set; stop it or tag it nosync and wait until the sentinel drops it");
+        }
+
+        if (state.Switchover is { } sw && sw.To == nodeId)
+        {
+            return Reject(state, $"{nodeId} is the target of the pending switchover; cancel it first");
+        }
+
+        return (state with { Members = state.Members.Remove(nodeId) }, CommandResult.Applied($"member {nodeId} removed"));
+    }
+
+    private static (ClusterState, CommandResult) ChangeView(ClusterState state, ChangeView command)
+    {
+        var current = state.View;
+        var next = command.View;
+        if (next is null)
+        {
+            return Reject(state, "changeView carries no view");
+        }
+
+        if (command.ExpectedGeneration != current.Generation)
+        {
+            return Reject(state, $"stale view change: computed from generation {command.ExpectedGeneration}, but the view is at generation {current.Generation}");
+        }
+
+        if (next.Generation != current.Generation + 1)
+        {
+            return Reject(state, $"a view change from generation {current.Generation} must produce generation {current.Generation + 1}, not {next.Generation}");
+        }
+
+        if (ValidateView(state, next) is { } viewError)
+        {
+            return Reject(state, viewError);
+        }
+
+        var primaryChanges = next.Primary != current.Primary;
+        if (primaryChanges)
+        {
+            var history = command.History;
+            if (history is null)
+            {
+                return Reject(state, $"a change of primary ({current.Primary ?? "none"} → {next.Primary}) must carry its history entry");
+            }
+
+            if (history.Generation != next.Generation || history.NewPrimary != next.Primary || history.OldPrimary != current.Primary)
+            {
+                return Reject(state, "the history entry does not match the view change (generation, old or new primary)");
+            }
+
+            return (state with { View = next, History = state.History.Add(history), Switchover = null },
+                CommandResult.Applied($"generation {next.Generation}: {history.Reason.ToString().ToLowerInvariant()} from {current.Primary ?? "none"} to {next.Primary}"));
+        }
+
+        if (command.History is not null)
+        {
+            return Reject(state, "a view change that keeps the primary must not carry a history entry");
+        }
+
+        if (state.Switchover is not null)
+        {
+            return Reject(state, "a switchover is pending: only a change of primary may change the view until it completes or is cancelled");
+        }
+
+        // DESIGN §8: the committed set must stay a superset of anything the primary may still be running.
+        if (!next.Sync.Dominates(current.PrimarySync))
+        {
+            return Reject(state, $"unsafe sync set change: the primary may still run {current.PrimarySync}, which {next.Sync} does not cover; drop members from the primary's set first");
+        }
+
+        return (state with { View = next }, CommandResult.Applied($"generation {next.Generation}: sync {next.Sync}, primary writes {next.PrimarySync}"));
+    }
+
+    private static string? ValidateView(ClusterState state, ClusterView view)
+    {
+        if (view.Primary is null)
+        {
+            return "a view must name a primary";
+        }
+
+        if (!state.Members.ContainsKey(view.Primary))
+        {
+            return $"the new primary {view.Primary} is not a member";
+        }
+
+        if (view.Sync is null || view.PrimarySync is null || view.Upstreams is null)
+        {
+            return "the view is incomplete (sync, primarySync and upstreams are required)";
+        }
+
+        foreach (var config in new[] { view.Sync, view.PrimarySync })
+        {
+            if (config.Quorum < 0 || config.Quorum > config.Standbys.Count)
+            {
+                return $"sync quorum {config.Quorum} is outside 0..{config.Standbys.Count}";
+            }
+
+            foreach (var standby in config.Standbys)
+            {
+                if (standby == view.Primary || !state.Members.ContainsKey(standby))
+                {
+                    return $"sync standby {standby} must be a member other than the primary";
+                }
+            }
+        }
+
+        if (!view.Sync.Dominates(view.PrimarySync))
+        {
+            return $"the committed sync set {view.Sync} must cover what the primary is told to write ({view.PrimarySync})";
+        }
+
+        foreach (var (standby, upstream) in view.Upstreams)
+        {
+            if (standby == view.Primary || standby == upstream || !state.Members.ContainsKey(standby) || !state.Members.ContainsKey(upstream))
+            {
+                return $"upstream {standby} → {upstream} must join two different members, the first not the primary";
+            }
+        }
+
+        return null;
+    }
+
+    private static (ClusterState, CommandResult) RecordBootstrap(ClusterState state, RecordBootstrap command)
+    {
+        if (state.Bootstrap is { } existing)
+        {
+            return existing.NodeId == command.NodeId && existing.SystemIdentifier == command.SystemIdentifier
+                ? (state, CommandResult.Ignored("bootstrap already recorded"))
+                : Reject(state, $"the cluster was already bootstrapped by {existing.NodeId} (system identifier {existing.SystemIdentifier})");
+        }
+
+        if (state.View.Primary != command.NodeId)
+        {
+            return Reject(state, $"{command.NodeId} is not the primary named by the view ({state.View.Primary ?? "none"})");
+        }
+
+        if (command.SystemIdentifier == 0)
+        {
+            return Reject(state, "a system identifier of 0 is not valid");
+        }
+
+        return (state with { Bootstrap = new BootstrapRecord(command.NodeId, command.SystemIdentifier, false) },
+            CommandResult.Applied($"bootstrap recorded: {command.NodeId}, system identifier {command.SystemIdentifier}"));
+    }
+
+    private static (ClusterState, CommandResult) RecordPostBootstrapScriptDone(ClusterState state, RecordPostBootstrapScriptDone command)
+    {
+        if (state.Bootstrap is not { } bootstrap)
+        {
+            return Reject(state, "the cluster is not bootstrapped yet");
+        }
+
+        return bootstrap.PostBootstrapScriptDone
+            ? (state, CommandResult.Ignored("post-bootstrap script already recorded as done"))
+            : (state with { Bootstrap = bootstrap with { PostBootstrapScriptDone = true } }, CommandResult.Applied($"post-bootstrap script done on {command.NodeId}"));
+    }
+
+    private static (ClusterState, CommandResult) RequestSwitchover(ClusterState state, RequestSwitchover command)
+    {
+        var view = state.View;
+        if (view.Primary is null || state.Bootstrap is null)
+        {
+            return Reject(state, "the cluster has no primary yet");
+        }
+
+        if (state.Switchover is { } pending)
+        {
+            return Reject(state, $"a switchover from {pending.From} is already pending");
+        }
+
+        if (command.ExpectedGeneration != view.Generation)
+        {
+            return Reject(state, $"stale switchover request: made at generation {command.ExpectedGeneration}, the view is at {view.Generation}");
+        }
+
+        if (command.To is { } to)
+        {
+            if (!state.Members.TryGetValue(to, out var target))
+            {
+                return Reject(state, $"switchover target {to} is not a member");
+            }
+
+            if (to == view.Primary)
+            {
+                return Reject(state, $"{to} is already the primary");
+            }
+
+            if (target.Tags.NoFailover)
+            {
+                return Reject(state, $"{to} is tagged nofailover");
+            }
+        }
+        else if (!state.Members.Values.Any(m => m.NodeId != view.Primary && !m.Tags.NoFailover))
+        {
+            return Reject(state, "no member could take over: every standby is tagged nofailover or there is none");
+        }
+
+        var switchover = new PendingSwitchover(view.Primary, command.To, view.Generation, SwitchoverPhase.Draining, null, null, command.RequestedAt);
+        return (state with { Switchover = switchover },
+            CommandResult.Applied($"switchover requested from {view.Primary} to {command.To ?? "the best standby"}"));
+    }
+
+    private static (ClusterState, CommandResult) SwitchoverStopped(ClusterState state, SwitchoverStopped command)
+    {
+        if (state.Switchover is not { } pending || pending.Generation != command.Generation)
+        {
+            return Reject(state, $"no switchover is pending at generation {command.Generation}");
+        }
+
+        if (pending.Phase != SwitchoverPhase.Draining)
+        {
+            return Reject(state, $"the switchover is already in phase {pending.Phase}");
+        }
+
+        return (state with { Switchover = pending with { Phase = SwitchoverPhase.CatchingUp, FinalLsn = command.FinalLsn, Timeline = command.Timeline } },
+            CommandResult.Applied($"switchover: {pending.From} stopped writing at {command.FinalLsn}"));
+    }
+}

@@ -1,0 +1,24 @@
+namespace PgRaft.Node.Cluster;
+
+internal enum CommandOutcome
+{
+    Applied = 0,
+    Rejected = 1,
+
+    /// <summary>An empty entry (a new leader's no-op) or an index already applied: nothing changed.</summary>
+    Ignored = 2,
+}
+
+/// <summary>What applying one log entry did; handed back to whoever proposed it.</summary>
+internal sealed record CommandResult(CommandOutcome Outcome, string Message)
+{
+    public bool IsApplied => Outcome == CommandOutcome.Applied;
+
+    public static CommandResult Applied(string message) => new(CommandOutcome.Applied, message);
+
+    public static CommandResult Rejected(string reason) => new(CommandOutcome.Rejected, reason);
+
+    public static CommandResult Ignored(string message) => new(CommandOutcome.Ignored, message);
+
+    public override string ToString() => $"{Outcome}: {Message}";
+}

@@ -1,0 +1,45 @@
+using PgRaft.Node.Cluster;
+
+namespace PgRaft.Node.Lease;
+
+/// <summary>A keeper's request to renew its primary lease.</summary>
+internal sealed record LeaseRequest(string NodeId, long Generation);
+
+internal sealed record LeaseGrantDecision(bool Granted, string Reason);
+
+/// <summary>DESIGN §7 rule 2: the leader grants only while it is still leader and the committed view names the requester.</summary>
+internal static class LeaseGrantRule
+{
+    /// <param name="request">What the keeper asked for.</param>
+    /// <param name="stillLeaderAfterQuorumRound">True when a quorum round (as for ReadIndex) started after the request confirmed this node still leads.</param>
+    /// <param name="committed">The cluster state as of the read index of that round.</param>
+    public static LeaseGrantDecision Decide(LeaseRequest request, bool stillLeaderAfterQuorumRound, ClusterState committed)
+    {
+        if (!stillLeaderAfterQuorumRound)
+        {
+            return new(false, "this node could not confirm it is still the Raft leader");
+        }
+
+        var view = committed.View;
+        if (view.Primary != request.NodeId)
+        {
+            return new(false, $"the view names {view.Primary ?? "no primary"}, not {request.NodeId}, as primary");
+        }
+
+        if (view.Generation != request.Generation)
+        {
+            return new(false, $"the view is at generation {view.Generation}, the request is for {request.Generation}");
+        }
+
+        if (committed.Switchover is { } switchover && switchover.From == request.NodeId)
+        {
+            return new(false, $"{request.NodeId} is handing over in a switchover ({switchover.Phase})");
+        }
+
+        return new(true, $"{request.NodeId} is primary at generation {view.Generation}");
+    }
+
+    /// <summary>Applies a decision to the leader's table: a grant is recorded at <paramref name="now"/>, the time the grant was decided.</summary>
+    public static LeaseTable Record(LeaseTable table, LeaseRequest request, LeaseGrantDecision decision, TimeSpan now) =>
+        decision.Granted ? table.WithGrant(request.NodeId, now) : table;
+}

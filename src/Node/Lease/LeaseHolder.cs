@@ -1,0 +1,66 @@
+namespace PgRaft.Node.Lease;
+
+/// <summary>
+/// The keeper side of the primary lease (DESIGN §7 rule 3), over the keeper's own monotonic clock.
+/// Ask with <see cref="Requesting"/> (noting t0 before sending); on a grant call <see cref="OnGranted"/> with that t0.
+/// The lease lasts until <c>t0 + leaseTimeout</c>; fencing must start at <see cref="FenceAt"/> = that minus the fence margin.
+/// Immutable: every call returns the next holder.
+/// </summary>
+internal sealed record LeaseHolder(
+    TimeSpan LeaseTimeout,
+    TimeSpan FenceMargin,
+    long Generation,
+    TimeSpan? ExpiresAt,
+    TimeSpan? PendingRequestAt)
+{
+    public static LeaseHolder None(TimeSpan leaseTimeout, TimeSpan fenceMargin)
+    {
+        if (leaseTimeout <= TimeSpan.Zero || fenceMargin < TimeSpan.Zero || fenceMargin >= leaseTimeout)
+        {
+            throw new ArgumentOutOfRangeException(nameof(fenceMargin), "the fence margin must be at least 0 and shorter than the lease timeout");
+        }
+
+        return new(leaseTimeout, fenceMargin, 0, null, null);
+    }
+
+    /// <summary>When fencing must begin (the proxy stops forwarding, PostgreSQL is stopped); null without a lease.</summary>
+    public TimeSpan? FenceAt => ExpiresAt - FenceMargin;
+
+    /// <summary>Renew every leaseTimeout / 4.</summary>
+    public TimeSpan RenewInterval => LeaseTimeout / 4;
+
+    /// <summary>May PostgreSQL accept writes for <paramref name="generation"/> at <paramref name="now"/>?</summary>
+    public bool IsValid(TimeSpan now, long generation) =>
+        generation == Generation && FenceAt is { } fenceAt && now < fenceAt;
+
+    public bool MustFence(TimeSpan now, long generation) => !IsValid(now, generation);
+
+    /// <summary>True when a renewal should be sent now.</summary>
+    public bool ShouldRenew(TimeSpan now) =>
+        PendingRequestAt is not { } pending || now - pending >= RenewInterval;
+
+    public LeaseHolder Requesting(TimeSpan t0) => this with { PendingRequestAt = t0 };
+
+    /// <summary>
+    /// A grant for a request sent at <paramref name="t0"/>. Never shortens a lease of the same generation;
+    /// a grant for an older generation than the one held is ignored; a newer generation replaces the lease.
+    /// </summary>
+    public LeaseHolder OnGranted(TimeSpan t0, long generation)
+    {
+        var expires = t0 + LeaseTimeout;
+        if (generation < Generation)
+        {
+            return this;
+        }
+
+        if (generation == Generation && ExpiresAt is { } current && current >= expires)
+        {
+            return this;
+        }
+
+        return this with { Generation = generation, ExpiresAt = expires };
+    }
+
+    /// <summary>Drops the lease (after a refusal, a demotion, or a switchover stop).</summary>
+    public LeaseHolder Released() => this with { ExpiresAt = null };
+}

@@ -1,0 +1,147 @@
+using PgRaft.Node.Cluster;
+
+namespace PgRaft.Node.Sentinel;
+
+/// <summary>
+/// The synchronous standby set and the order of its changes (DESIGN §8). The committed <see cref="ClusterView.Sync"/>
+/// always dominates what the primary may run: a change of what the primary writes is committed together with a
+/// widened bound (union of sets, smaller quorum); the bound is narrowed only after the primary's keeper reported it
+/// applied the narrower <see cref="ClusterView.PrimarySync"/> at the current generation.
+/// </summary>
+internal static class SyncPlanner
+{
+    /// <summary>Standbys fit to be synchronous now: fresh, healthy, streaming from the primary, same system, not nosync or nofailover.</summary>
+    public static List<string> Eligible(SentinelInput input, string primary, params IEnumerable<string> excluded)
+    {
+        var skip = new HashSet<string>(excluded, StringComparer.Ordinal) { primary };
+        var systemId = input.State.Bootstrap?.SystemIdentifier;
+        var eligible = new List<string>();
+        foreach (var member in input.State.Members.Values)
+        {
+            if (skip.Contains(member.NodeId) || member.Tags.NoSync || member.Tags.NoFailover)
+            {
+                continue;
+            }
+
+            if (input.Fresh(member.NodeId) is { IsHealthyStandby: true } report
+                && report.Upstream == primary
+                && report.SystemIdentifier == systemId)
+            {
+                eligible.Add(member.NodeId);
+            }
+        }
+
+        return eligible;
+    }
+
+    /// <summary>What the primary should write into synchronous_standby_names now.</summary>
+    public static SyncConfig Desired(SentinelInput input, string primary)
+    {
+        var spec = input.Spec;
+        if (!spec.IsSynchronous)
+        {
+            return SyncConfig.Async;
+        }
+
+        var eligible = Eligible(input, primary);
+        var k = spec.SyncStandbyCount;
+        if (spec.Mode == ReplicationMode.Sync || eligible.Count >= k)
+        {
+            return eligible.Count == 0 ? SyncConfig.Async : SyncConfig.Of(Math.Min(k, eligible.Count), eligible);
+        }
+
+        // sync-strict with too few standbys: keep the members the primary already waits for, so writes block rather than go unprotected.
+        var keep = input.State.View.PrimarySync.Standbys
+            .Where(id => id != primary && input.State.Members.TryGetValue(id, out var m) && !m.Tags.NoSync)
+            .Concat(eligible)
+            .ToList();
+        return keep.Count == 0 ? SyncConfig.Async : SyncConfig.Of(Math.Min(k, keep.Count), keep);
+    }
+
+    /// <summary>The set a newly promoted primary starts with (it has acknowledged nothing yet, so bound = what it writes).</summary>
+    public static SyncConfig AfterPromotion(SentinelInput input, string oldPrimary, string newPrimary)
+    {
+        var spec = input.Spec;
+        if (!spec.IsSynchronous)
+        {
+            return SyncConfig.Async;
+        }
+
+        var k = spec.SyncStandbyCount;
+        var members = input.State.Members;
+        var systemId = input.State.Bootstrap?.SystemIdentifier;
+
+        // The others follow the old primary until the new view reaches them; they will stream from the new one.
+        var remaining = members.Values
+            .Where(m => m.NodeId != newPrimary && m.NodeId != oldPrimary && !m.Tags.NoSync && !m.Tags.NoFailover)
+            .Where(m => input.Fresh(m.NodeId) is { IsHealthyStandby: true } r && r.SystemIdentifier == systemId)
+            .Select(m => m.NodeId)
+            .ToList();
+        if (spec.Mode == ReplicationMode.Sync || remaining.Count >= k)
+        {
+            return remaining.Count == 0 ? SyncConfig.Async : SyncConfig.Of(Math.Min(k, remaining.Count), remaining);
+        }
+
+        var keep = remaining
+            .Concat(input.State.View.Sync.Standbys)
+            .Append(oldPrimary)
+            .Where(id => id != newPrimary && members.TryGetValue(id, out var m) && !m.Tags.NoSync)
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        return keep.Count == 0 ? SyncConfig.Async : SyncConfig.Of(Math.Min(k, keep.Count), keep);
+    }
+
+    /// <summary>The next view change for the sync set, or a reason to wait; (null, null) when nothing is to change.</summary>
+    public static (ClusterView? Next, string? Reason) Step(SentinelInput input, string primary)
+    {
+        var view = input.State.View;
+        var desired = Desired(input, primary);
+        if (!view.PrimarySync.Equals(desired))
+        {
+            var bound = new SyncConfig(
+                view.Sync.Standbys.Union(desired.Standbys),
+                Math.Min(view.Sync.Quorum, desired.Quorum));
+            var next = view with { Generation = view.Generation + 1, Sync = bound, PrimarySync = desired };
+            return (next, $"sync: {primary} to write {Names(desired)} instead of {Names(view.PrimarySync)}{Delta(view.PrimarySync, desired)}; committed set {bound}");
+        }
+
+        if (view.Sync.Equals(view.PrimarySync))
+        {
+            return (null, null);
+        }
+
+        var report = input.Reports.Latest(primary);
+        if (report is { AppliedSync: { } applied } && report.AppliedGeneration == view.Generation && applied.Equals(view.PrimarySync))
+        {
+            var next = view with { Generation = view.Generation + 1, Sync = view.PrimarySync };
+            return (next, $"sync: committing the set {view.PrimarySync} (was {view.Sync}): {primary} reported it applied it at generation {view.Generation}");
+        }
+
+        return (null, $"sync: waiting for {primary} to report synchronous_standby_names {Names(view.PrimarySync)} applied at generation {view.Generation} before committing it");
+    }
+
+    private static string Names(SyncConfig config) => config.IsAsync ? "'' (async)" : config.ToSynchronousStandbyNames();
+
+    private static string Delta(SyncConfig from, SyncConfig to)
+    {
+        var added = to.Standbys.Except(from.Standbys).ToList();
+        var dropped = from.Standbys.Except(to.Standbys).ToList();
+        var parts = new List<string>();
+        if (added.Count > 0)
+        {
+            parts.Add("adding " + string.Join(", ", added));
+        }
+
+        if (dropped.Count > 0)
+        {
+            parts.Add("dropping " + string.Join(", ", dropped));
+        }
+
+        if (from.Quorum != to.Quorum)
+        {
+            parts.Add($"quorum {from.Quorum} → {to.Quorum}");
+        }
+
+        return parts.Count == 0 ? string.Empty : " (" + string.Join("; ", parts) + ")";
+    }
+}
