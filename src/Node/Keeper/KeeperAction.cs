@@ -1,0 +1,42 @@
+using PgRaft.Node.Cluster;
+
+namespace PgRaft.Node.Keeper;
+
+/// <summary>One step a keeper takes toward the committed view. The planner picks one per round; the executor does it.</summary>
+internal abstract record KeeperAction(string Reason)
+{
+    public override string ToString() => $"{GetType().Name}: {Reason}";
+}
+
+/// <summary>Nothing to do now (converged, or waiting for something outside this node).</summary>
+internal sealed record WaitAction(string Reason) : KeeperAction(Reason);
+
+/// <summary>initdb a new cluster (this node is the bootstrap primary).</summary>
+internal sealed record InitializeAction(string Reason) : KeeperAction(Reason);
+
+/// <summary>pg_basebackup from <paramref name="Upstream"/> (the data directory is empty, or must be replaced).</summary>
+internal sealed record CloneAction(string Upstream, string Reason) : KeeperAction(Reason);
+
+/// <summary>Start the stopped PostgreSQL as a primary (needs a valid lease).</summary>
+internal sealed record StartPrimaryAction(string Reason) : KeeperAction(Reason);
+
+/// <summary>Start the stopped PostgreSQL as a standby of <paramref name="Upstream"/> (null: replay local WAL only, before a promotion).</summary>
+internal sealed record StartStandbyAction(string? Upstream, string Reason) : KeeperAction(Reason);
+
+/// <summary>Promote the running standby (needs a valid lease).</summary>
+internal sealed record PromoteAction(string Reason) : KeeperAction(Reason);
+
+/// <summary>Point the running standby at another upstream.</summary>
+internal sealed record FollowAction(string Upstream, string Reason) : KeeperAction(Reason);
+
+/// <summary>Stop PostgreSQL at once (immediate shutdown): it must not take writes.</summary>
+internal sealed record FenceAction(string Reason) : KeeperAction(Reason);
+
+/// <summary>The stopped former primary diverged or may have: pg_rewind from <paramref name="Source"/>, or re-clone when rewind cannot help, then it starts as a standby.</summary>
+internal sealed record RewindAction(string Source, string Reason) : KeeperAction(Reason);
+
+/// <summary>Write synchronous_standby_names on the primary.</summary>
+internal sealed record ApplySyncAction(SyncConfig Sync, string Reason) : KeeperAction(Reason);
+
+/// <summary>A planned switchover: stop this primary cleanly (no writes lost) and report its final position.</summary>
+internal sealed record StopForSwitchoverAction(long Generation, string Reason) : KeeperAction(Reason);

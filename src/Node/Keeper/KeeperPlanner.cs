@@ -1,0 +1,112 @@
+using PgRaft.Node.Cluster;
+using PgRaft.Node.Sentinel;
+
+namespace PgRaft.Node.Keeper;
+
+/// <summary>What a keeper knows when it plans: the committed state it applied, its PostgreSQL, and its lease.</summary>
+/// <param name="NodeId">This node.</param>
+/// <param name="State">The cluster state as applied locally (it may lag the leader's; the lease covers that).</param>
+/// <param name="Local">This node's PostgreSQL.</param>
+/// <param name="HoldsLease">True while this node holds a valid primary lease for the view's generation.</param>
+internal sealed record KeeperSituation(string NodeId, ClusterState State, LocalPostgres Local, bool HoldsLease);
+
+/// <summary>
+/// The keeper's reconcile rules (DESIGN §5, §7): a pure function from a <see cref="KeeperSituation"/> to the one next
+/// <see cref="KeeperAction"/>. Real keepers and the control-plane simulation run the same rules.
+/// </summary>
+internal static class KeeperPlanner
+{
+    public static KeeperAction Plan(KeeperSituation situation)
+    {
+        var (me, state, local) = (situation.NodeId, situation.State, situation.Local);
+        var view = state.View;
+        if (view.Primary is null)
+        {
+            return local is { Running: true, Role: PgRole.Primary }
+                ? new FenceAction("the view names no primary, yet this node's PostgreSQL runs as one")
+                : new WaitAction("waiting for the sentinel to name a primary");
+        }
+
+        if (local.Initialized && state.Bootstrap is { } bootstrap && local.SystemIdentifier is { } systemId && systemId != bootstrap.SystemIdentifier)
+        {
+            return local.Running
+                ? new FenceAction($"this data directory belongs to another cluster (system identifier {systemId}, the cluster's is {bootstrap.SystemIdentifier})")
+                : new CloneAction(view.UpstreamOf(me) ?? view.Primary, $"this data directory belongs to another cluster (system identifier {systemId}, the cluster's is {bootstrap.SystemIdentifier}): re-cloning, the old directory is kept aside");
+        }
+
+        return view.Primary == me ? PlanPrimary(situation) : PlanStandby(situation, view.UpstreamOf(me)!);
+    }
+
+    private static KeeperAction PlanPrimary(KeeperSituation situation)
+    {
+        var (state, local) = (situation.State, situation.Local);
+        var view = state.View;
+        if (!local.Initialized)
+        {
+            return state.Bootstrap is null
+                ? (situation.HoldsLease
+                    ? new InitializeAction("bootstrap: this node was chosen to initialise the cluster")
+                    : new WaitAction("bootstrap: waiting for a primary lease before initialising"))
+                : new WaitAction("named primary but this node has no data directory; the sentinel will fail over");
+        }
+
+        if (state.Switchover is { } switchover && switchover.From == situation.NodeId && switchover.Generation == view.Generation)
+        {
+            return local.Running
+                ? new StopForSwitchoverAction(view.Generation, $"switchover to {switchover.To ?? "the best standby"}: stopping cleanly so the target can catch up")
+                : new WaitAction($"switchover to {switchover.To ?? "the best standby"}: stopped, waiting for the new view");
+        }
+
+        if (!situation.HoldsLease)
+        {
+            return local.Running && local.Role == PgRole.Primary
+                ? new FenceAction($"no valid primary lease for generation {view.Generation}")
+                : new WaitAction($"named primary at generation {view.Generation}; waiting for a lease");
+        }
+
+        if (!local.Running)
+        {
+            return local.Role == PgRole.Standby
+                ? new StartStandbyAction(null, "named primary: starting the standby data directory so it can be promoted")
+                : new StartPrimaryAction($"named primary at generation {view.Generation} and holding the lease");
+        }
+
+        if (local.Role == PgRole.Standby)
+        {
+            return new PromoteAction($"named primary at generation {view.Generation} and holding the lease");
+        }
+
+        var wanted = view.PrimarySync.ToSynchronousStandbyNames();
+        return local.SynchronousStandbyNames != wanted
+            ? new ApplySyncAction(view.PrimarySync, $"synchronous_standby_names must be '{wanted}' (is '{local.SynchronousStandbyNames}')")
+            : new WaitAction("primary, converged");
+    }
+
+    private static KeeperAction PlanStandby(KeeperSituation situation, string upstream)
+    {
+        var (state, local) = (situation.State, situation.Local);
+        var primary = state.View.Primary!;
+        if (!local.Initialized)
+        {
+            return state.Bootstrap is null
+                ? new WaitAction($"bootstrap: waiting for {primary} to initialise the cluster")
+                : new CloneAction(upstream, $"no data directory: cloning from {upstream}");
+        }
+
+        if (local.Running && local.Role == PgRole.Primary)
+        {
+            return new FenceAction($"{primary} is primary now (generation {state.View.Generation}); this node must stop taking writes");
+        }
+
+        if (!local.Running)
+        {
+            return local.Role == PgRole.Primary
+                ? new RewindAction(primary, $"this node was a primary; {primary} is primary now: rewinding (or re-cloning) to follow it")
+                : new StartStandbyAction(upstream, $"starting as a standby of {upstream}");
+        }
+
+        return local.Upstream != upstream
+            ? new FollowAction(upstream, $"streaming from {local.Upstream ?? "nobody"}, should follow {upstream}")
+            : new WaitAction($"standby of {upstream}, converged");
+    }
+}

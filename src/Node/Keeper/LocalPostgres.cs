@@ -1,0 +1,21 @@
+using PgRaft.Node.Cluster;
+using PgRaft.Node.Sentinel;
+
+namespace PgRaft.Node.Keeper;
+
+/// <summary>
+/// What a keeper knows of its own PostgreSQL at one instant: from a probe while it runs, from the data directory
+/// (control file, standby.signal) while it does not. Real and simulated PostgreSQL both map to this.
+/// </summary>
+internal sealed record LocalPostgres(
+    bool Initialized,
+    bool Running,
+    PgRole Role,
+    ulong? SystemIdentifier,
+    int Timeline,
+    Lsn? Position,
+    string? Upstream,
+    string SynchronousStandbyNames)
+{
+    public static LocalPostgres Missing { get; } = new(false, false, PgRole.Uninitialized, null, 0, null, null, "");
+}
