@@ -1,0 +1,35 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using PgRaft.Node.Cluster;
+using PgRaft.Node.Lease;
+using PgRaft.Node.Sentinel;
+
+namespace PgRaft.Node.Api;
+
+/// <summary>How one node looks to the leader, shared with every keeper so each proxy can pick healthy standbys.</summary>
+internal sealed record NodeHealth(string NodeId, bool Running, PgRole Role, bool Healthy, long LagBytes, Lsn? Position, double SecondsSinceReport);
+
+/// <summary>The leader's answer to a keeper report.</summary>
+internal sealed record ReportAck(string Leader, IReadOnlyList<NodeHealth> Nodes);
+
+internal sealed record LeaseResponse(bool Granted, string Reason);
+
+internal sealed record ProposeResponse(CommandOutcome Outcome, string Message);
+
+/// <summary>Returned with 421 when a node-to-node call reached a node that does not lead.</summary>
+internal sealed record NotLeaderResponse(string? Leader, string Error);
+
+/// <summary>This node as the health endpoints see it.</summary>
+internal sealed record LocalHealth(string NodeId, bool PostgresRunning, PgRole Role, bool HoldsLease, bool IsViewPrimary, long? LagBytes, string State);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true, WriteIndented = false)]
+[JsonSerializable(typeof(KeeperReport))]
+[JsonSerializable(typeof(ReportAck))]
+[JsonSerializable(typeof(LeaseRequest))]
+[JsonSerializable(typeof(LeaseResponse))]
+[JsonSerializable(typeof(ClusterCommand))]
+[JsonSerializable(typeof(ProposeResponse))]
+[JsonSerializable(typeof(NotLeaderResponse))]
+[JsonSerializable(typeof(LocalHealth))]
+[JsonSerializable(typeof(ClusterState))]
+internal sealed partial class ApiJsonContext : JsonSerializerContext;
