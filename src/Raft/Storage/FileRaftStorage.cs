@@ -38,6 +38,7 @@ public sealed class FileRaftStorage : IRaftStorage
     private long _snapshotIndex;
     private long _snapshotTerm;
     private IStorageFile? _current;
+    private FileStream? _lock;
     private bool _loaded;
     private bool _failed;
     private bool _disposed;
@@ -75,6 +76,7 @@ public sealed class FileRaftStorage : IRaftStorage
         _disk.CreateDirectory(_directory);
         _disk.CreateDirectory(_logDirectory);
         _disk.CreateDirectory(_snapshotDirectory);
+        _lock ??= AcquireLock();
 
         var snapshotLoad = LoadSnapshot();
         var snapshot = snapshotLoad.Snapshot;
@@ -139,7 +141,7 @@ public sealed class FileRaftStorage : IRaftStorage
         {
             // A crash came between the snapshot file and its log record (or compaction removed the record): record
             // what was decided now, so a later replay cannot decide differently once more entries follow.
-            Run(() => AppendRecords(new SnapshotMarkerRecord(s, t, !keepLog), [], null));
+            AppendRecords(new SnapshotMarkerRecord(s, t, !keepLog), [], null);
         }
 
         LogMessages.StorageLoaded(_logger, _directory, s, s + 1, LastIndex, _segments.Count, _hardState.Term, _hardState.Commit);
@@ -155,7 +157,7 @@ public sealed class FileRaftStorage : IRaftStorage
         }
 
         Validate(snapshot, entries, hardState);
-        Run(() =>
+        try
         {
             SnapshotMarkerRecord? marker = null;
             if (snapshot is not null)
@@ -168,7 +170,13 @@ public sealed class FileRaftStorage : IRaftStorage
             {
                 Compact();
             }
-        });
+        }
+        catch
+        {
+            // What reached the disk is unknown now; only a reload can tell.
+            _failed = true;
+            throw;
+        }
     }
 
     public void InstallSnapshot(Snapshot snapshot) => Persist(snapshot, [], null);
@@ -183,6 +191,8 @@ public sealed class FileRaftStorage : IRaftStorage
         _disposed = true;
         _current?.Dispose();
         _current = null;
+        _lock?.Dispose();
+        _lock = null;
     }
 
     private void EnsureUsable()
@@ -197,19 +207,6 @@ public sealed class FileRaftStorage : IRaftStorage
         {
             throw new InvalidOperationException(
                 "An earlier write to the Raft storage failed, so its durable state is uncertain; restart the node to reload it.");
-        }
-    }
-
-    private void Run(Action action)
-    {
-        try
-        {
-            action();
-        }
-        catch
-        {
-            _failed = true;
-            throw;
         }
     }
 
@@ -633,6 +630,28 @@ public sealed class FileRaftStorage : IRaftStorage
             "The node refuses to start rather than lose or invent committed entries; nothing was deleted. " +
             "To recover, remove this node from the cluster from a healthy member, move its data directory " +
             $"'{_directory}' aside (keep it for diagnosis), and add the node again so it restores from a peer.");
+    }
+
+    /// <summary>Holds an exclusive lock on <c>LOCK</c> in the data directory so that two processes never share it.</summary>
+    private FileStream AcquireLock()
+    {
+        var path = Path.Combine(_directory, "LOCK");
+        try
+        {
+            var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            return new FileStream(path, options);
+        }
+        catch (IOException e)
+        {
+            throw new InvalidOperationException(
+                $"The Raft data directory '{_directory}' is in use by another process (cannot lock '{path}': {e.Message}). " +
+                "Stop the other pgraft instance or point this one at its own data directory.", e);
+        }
     }
 
     private string SegmentPath(long sequence) =>

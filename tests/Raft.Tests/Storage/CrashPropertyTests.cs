@@ -20,7 +20,7 @@ public sealed class CrashPropertyTests
         var scenarios = Gen.Choose(0, int.MaxValue)
             .Zip(Gen.ListOf(Gen.Choose(0, 99_999)).Select(ops => ops.Take(60).ToArray()));
         Prop.ForAll(Arb.From(scenarios), scenario => new Scenario(scenario.Item1).Run(scenario.Item2))
-            .Check(Config.QuickThrowOnFailure.WithMaxTest(150));
+            .Check(Config.QuickThrowOnFailure.WithMaxTest(120));
     }
 
     [Fact]
