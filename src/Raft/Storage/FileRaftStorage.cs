@@ -19,6 +19,8 @@ public sealed class FileRaftStorage : IRaftStorage
     public const long DefaultSegmentSizeLimit = 16 * 1024 * 1024;
 
     private const int SnapshotsKept = 2;
+    private const int InitialBufferSize = 64 * 1024;
+    private const int MaxRetainedBufferSize = 4 * 1024 * 1024;
     private const string SegmentSuffix = ".seg";
     private const string SnapshotSuffix = ".snap";
     private const string TempSuffix = ".tmp";
@@ -29,7 +31,7 @@ public sealed class FileRaftStorage : IRaftStorage
     private readonly ILogger _logger;
     private readonly IStorageDisk _disk;
     private readonly long _segmentSizeLimit;
-    private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
+    private ArrayBufferWriter<byte> _buffer = new(InitialBufferSize);
     private readonly List<Segment> _segments = [];
     private readonly List<long> _terms = [];
     private readonly List<long> _snapshotIndexes = [];
@@ -77,6 +79,9 @@ public sealed class FileRaftStorage : IRaftStorage
         _disk.CreateDirectory(_logDirectory);
         _disk.CreateDirectory(_snapshotDirectory);
         _lock ??= AcquireLock();
+        _segments.Clear();
+        _snapshotIndexes.Clear();
+        _terms.Clear();
 
         var snapshotLoad = LoadSnapshot();
         var snapshot = snapshotLoad.Snapshot;
@@ -239,6 +244,15 @@ public sealed class FileRaftStorage : IRaftStorage
                 }
             }
 
+            foreach (var entry in entries)
+            {
+                if (entry.Data.Length > RecordFormat.MaxPayload - 17)
+                {
+                    throw new ArgumentException(
+                        $"Entry {entry.Index} carries {entry.Data.Length} bytes; at most {RecordFormat.MaxPayload - 17} are allowed.", nameof(entries));
+                }
+            }
+
             if (first <= snapshotIndex)
             {
                 throw new ArgumentException(
@@ -352,9 +366,10 @@ public sealed class FileRaftStorage : IRaftStorage
             _hardState = newState;
         }
 
-        if (_buffer.WrittenCount > 1024 * 1024)
+        if (_buffer.Capacity > MaxRetainedBufferSize)
         {
-            _buffer.Clear();
+            // Do not keep a huge batch's buffer alive for the node's lifetime.
+            _buffer = new ArrayBufferWriter<byte>(InitialBufferSize);
         }
     }
 
