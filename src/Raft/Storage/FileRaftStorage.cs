@@ -324,19 +324,20 @@ public sealed class FileRaftStorage : IRaftStorage
     {
         _buffer.ResetWrittenCount();
         var startedSegment = PrepareSegment();
+        var salt = _segments[^1].Salt;
         if (marker is { } m)
         {
-            RecordFormat.WriteSnapshotMarker(_buffer, m.Index, m.Term, m.DiscardLog);
+            RecordFormat.WriteSnapshotMarker(_buffer, salt, m.Index, m.Term, m.DiscardLog);
         }
 
         foreach (var entry in entries)
         {
-            RecordFormat.WriteEntry(_buffer, entry);
+            RecordFormat.WriteEntry(_buffer, salt, entry);
         }
 
         if (hardState is { } hs)
         {
-            RecordFormat.WriteHardState(_buffer, hs);
+            RecordFormat.WriteHardState(_buffer, salt, hs);
         }
 
         var current = _current!;
@@ -392,10 +393,11 @@ public sealed class FileRaftStorage : IRaftStorage
             return false;
         }
 
-        RecordFormat.WriteSegmentHeader(_buffer, _segments[^1].Sequence);
+        var segment = _segments[^1];
+        RecordFormat.WriteSegmentHeader(_buffer, segment.Sequence);
         if (_hardState != HardState.Empty)
         {
-            RecordFormat.WriteHardState(_buffer, _hardState);
+            RecordFormat.WriteHardState(_buffer, segment.Salt, _hardState);
         }
 
         return true;
@@ -538,14 +540,14 @@ public sealed class FileRaftStorage : IRaftStorage
         long offset = 0;
         while (offset < bytes.Length)
         {
-            if (!RecordFormat.TryRead(bytes, offset, out var kind, out var payloadOffset, out var payloadLength, out var problem))
+            if (!RecordFormat.TryRead(bytes, offset, segment.Salt, out var kind, out var payloadOffset, out var payloadLength, out var problem))
             {
                 if (!isLast)
                 {
                     throw Corrupted(segment.Path, offset, $"bad record ({problem}) in a segment that is not the newest");
                 }
 
-                if (RecordFormat.AnyValidRecordAfter(bytes, offset, out var validAt))
+                if (RecordFormat.AnyValidRecordAfter(bytes, offset, segment.Salt, out var validAt))
                 {
                     throw Corrupted(segment.Path, offset, $"bad record ({problem}) followed by a valid record at offset {validAt}");
                 }
@@ -688,6 +690,9 @@ public sealed class FileRaftStorage : IRaftStorage
         public long Sequence { get; } = sequence;
 
         public string Path { get; } = path;
+
+        /// <summary>Seeds the CRC of every record after the header.</summary>
+        public uint Salt { get; } = RecordFormat.SaltFor(sequence);
 
         /// <summary>Highest entry index written into this segment (0 if none).</summary>
         public long MaxEntryIndex { get; set; }
