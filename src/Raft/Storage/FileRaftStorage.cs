@@ -19,6 +19,8 @@ public sealed class FileRaftStorage : IRaftStorage
     public const long DefaultSegmentSizeLimit = 16 * 1024 * 1024;
 
     private const int SnapshotsKept = 2;
+    private const int InitialBufferSize = 64 * 1024;
+    private const int MaxRetainedBufferSize = 4 * 1024 * 1024;
     private const string SegmentSuffix = ".seg";
     private const string SnapshotSuffix = ".snap";
     private const string TempSuffix = ".tmp";
@@ -29,7 +31,7 @@ public sealed class FileRaftStorage : IRaftStorage
     private readonly ILogger _logger;
     private readonly IStorageDisk _disk;
     private readonly long _segmentSizeLimit;
-    private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
+    private ArrayBufferWriter<byte> _buffer = new(InitialBufferSize);
     private readonly List<Segment> _segments = [];
     private readonly List<long> _terms = [];
     private readonly List<long> _snapshotIndexes = [];
@@ -38,6 +40,7 @@ public sealed class FileRaftStorage : IRaftStorage
     private long _snapshotIndex;
     private long _snapshotTerm;
     private IStorageFile? _current;
+    private FileStream? _lock;
     private bool _loaded;
     private bool _failed;
     private bool _disposed;
@@ -75,10 +78,14 @@ public sealed class FileRaftStorage : IRaftStorage
         _disk.CreateDirectory(_directory);
         _disk.CreateDirectory(_logDirectory);
         _disk.CreateDirectory(_snapshotDirectory);
+        _lock ??= AcquireLock();
+        _segments.Clear();
+        _snapshotIndexes.Clear();
+        _terms.Clear();
 
         var snapshotLoad = LoadSnapshot();
         var snapshot = snapshotLoad.Snapshot;
-        var replay = ReplaySegments();
+        var replay = ReplaySegments(snapshot?.Metadata.Index ?? 0);
 
         var s = snapshot?.Metadata.Index ?? 0;
         var t = snapshot?.Metadata.Term ?? 0;
@@ -89,33 +96,34 @@ public sealed class FileRaftStorage : IRaftStorage
         }
 
         var entries = replay.Entries;
-        var discardOnLoad = false;
+        var keepLog = true;
         if (entries.Count > 0)
         {
             var first = entries[0].Index;
             var last = entries[^1].Index;
-            if (last <= s)
-            {
-                entries.Clear();
-            }
-            else if (first > s + 1)
+            if (first > s + 1)
             {
                 var why = snapshotLoad.Damaged is { } damaged
                     ? $"the log starts at index {first} but the newest usable snapshot is at index {s} (the newer snapshot '{damaged}' is damaged and the entries after the older one were already compacted away)"
                     : $"the log starts at index {first} but the snapshot covers only up to index {s}: entries {s + 1}..{first - 1} are missing";
                 throw Corrupted(replay.FirstEntryFile ?? _logDirectory, replay.FirstEntryOffset, why);
             }
-            else if (first <= s)
+
+            if (first <= s)
             {
-                if (entries[(int)(s - first)].Term == t)
+                if (last >= s && entries[(int)(s - first)].Term == t)
                 {
                     entries.RemoveRange(0, (int)(s - first + 1));
                 }
                 else
                 {
-                    // A crash came between writing the snapshot file and the log record that discards the old log.
+                    if (last > s)
+                    {
+                        LogMessages.LogDiscardedOnLoad(_logger, s, t);
+                    }
+
                     entries.Clear();
-                    discardOnLoad = true;
+                    keepLog = false;
                 }
             }
         }
@@ -134,10 +142,11 @@ public sealed class FileRaftStorage : IRaftStorage
             _current = _disk.OpenOrCreate(_segments[^1].Path);
         }
 
-        if (discardOnLoad)
+        if (snapshot is not null && !replay.Markers.Contains((s, t)))
         {
-            LogMessages.LogDiscardedOnLoad(_logger, s, t);
-            Run(() => AppendRecords(new SnapshotMarkerRecord(s, t, true), [], null));
+            // A crash came between the snapshot file and its log record (or compaction removed the record): record
+            // what was decided now, so a later replay cannot decide differently once more entries follow.
+            AppendRecords(new SnapshotMarkerRecord(s, t, !keepLog), [], null);
         }
 
         LogMessages.StorageLoaded(_logger, _directory, s, s + 1, LastIndex, _segments.Count, _hardState.Term, _hardState.Commit);
@@ -153,7 +162,7 @@ public sealed class FileRaftStorage : IRaftStorage
         }
 
         Validate(snapshot, entries, hardState);
-        Run(() =>
+        try
         {
             SnapshotMarkerRecord? marker = null;
             if (snapshot is not null)
@@ -166,7 +175,13 @@ public sealed class FileRaftStorage : IRaftStorage
             {
                 Compact();
             }
-        });
+        }
+        catch
+        {
+            // What reached the disk is unknown now; only a reload can tell.
+            _failed = true;
+            throw;
+        }
     }
 
     public void InstallSnapshot(Snapshot snapshot) => Persist(snapshot, [], null);
@@ -181,6 +196,8 @@ public sealed class FileRaftStorage : IRaftStorage
         _disposed = true;
         _current?.Dispose();
         _current = null;
+        _lock?.Dispose();
+        _lock = null;
     }
 
     private void EnsureUsable()
@@ -195,19 +212,6 @@ public sealed class FileRaftStorage : IRaftStorage
         {
             throw new InvalidOperationException(
                 "An earlier write to the Raft storage failed, so its durable state is uncertain; restart the node to reload it.");
-        }
-    }
-
-    private void Run(Action action)
-    {
-        try
-        {
-            action();
-        }
-        catch
-        {
-            _failed = true;
-            throw;
         }
     }
 
@@ -237,6 +241,15 @@ public sealed class FileRaftStorage : IRaftStorage
                 {
                     throw new ArgumentException(
                         $"Entries to persist must be contiguous: entry {i} has index {entries[i].Index}, expected {first + i}.", nameof(entries));
+                }
+            }
+
+            foreach (var entry in entries)
+            {
+                if (entry.Data.Length > RecordFormat.MaxPayload - 17)
+                {
+                    throw new ArgumentException(
+                        $"Entry {entry.Index} carries {entry.Data.Length} bytes; at most {RecordFormat.MaxPayload - 17} are allowed.", nameof(entries));
                 }
             }
 
@@ -311,19 +324,20 @@ public sealed class FileRaftStorage : IRaftStorage
     {
         _buffer.ResetWrittenCount();
         var startedSegment = PrepareSegment();
+        var salt = _segments[^1].Salt;
         if (marker is { } m)
         {
-            RecordFormat.WriteSnapshotMarker(_buffer, m.Index, m.Term, m.DiscardLog);
+            RecordFormat.WriteSnapshotMarker(_buffer, salt, m.Index, m.Term, m.DiscardLog);
         }
 
         foreach (var entry in entries)
         {
-            RecordFormat.WriteEntry(_buffer, entry);
+            RecordFormat.WriteEntry(_buffer, salt, entry);
         }
 
         if (hardState is { } hs)
         {
-            RecordFormat.WriteHardState(_buffer, hs);
+            RecordFormat.WriteHardState(_buffer, salt, hs);
         }
 
         var current = _current!;
@@ -353,9 +367,10 @@ public sealed class FileRaftStorage : IRaftStorage
             _hardState = newState;
         }
 
-        if (_buffer.WrittenCount > 1024 * 1024)
+        if (_buffer.Capacity > MaxRetainedBufferSize)
         {
-            _buffer.Clear();
+            // Do not keep a huge batch's buffer alive for the node's lifetime.
+            _buffer = new ArrayBufferWriter<byte>(InitialBufferSize);
         }
     }
 
@@ -378,10 +393,11 @@ public sealed class FileRaftStorage : IRaftStorage
             return false;
         }
 
-        RecordFormat.WriteSegmentHeader(_buffer, _segments[^1].Sequence);
+        var segment = _segments[^1];
+        RecordFormat.WriteSegmentHeader(_buffer, segment.Sequence);
         if (_hardState != HardState.Empty)
         {
-            RecordFormat.WriteHardState(_buffer, _hardState);
+            RecordFormat.WriteHardState(_buffer, segment.Salt, _hardState);
         }
 
         return true;
@@ -480,7 +496,7 @@ public sealed class FileRaftStorage : IRaftStorage
         return new SnapshotLoadResult(chosen, damaged);
     }
 
-    private ReplayResult ReplaySegments()
+    private ReplayResult ReplaySegments(long snapshotIndex)
     {
         var numbered = new List<(long Sequence, string Path)>();
         foreach (var name in _disk.ListFiles(_logDirectory))
@@ -501,7 +517,7 @@ public sealed class FileRaftStorage : IRaftStorage
             }
         }
 
-        var result = new ReplayResult();
+        var result = new ReplayResult(snapshotIndex);
         for (var i = 0; i < numbered.Count; i++)
         {
             var (sequence, path) = numbered[i];
@@ -524,14 +540,14 @@ public sealed class FileRaftStorage : IRaftStorage
         long offset = 0;
         while (offset < bytes.Length)
         {
-            if (!RecordFormat.TryRead(bytes, offset, out var kind, out var payloadOffset, out var payloadLength, out var problem))
+            if (!RecordFormat.TryRead(bytes, offset, segment.Salt, out var kind, out var payloadOffset, out var payloadLength, out var problem))
             {
                 if (!isLast)
                 {
                     throw Corrupted(segment.Path, offset, $"bad record ({problem}) in a segment that is not the newest");
                 }
 
-                if (RecordFormat.AnyValidRecordAfter(bytes, offset, out var validAt))
+                if (RecordFormat.AnyValidRecordAfter(bytes, offset, segment.Salt, out var validAt))
                 {
                     throw Corrupted(segment.Path, offset, $"bad record ({problem}) followed by a valid record at offset {validAt}");
                 }
@@ -575,8 +591,9 @@ public sealed class FileRaftStorage : IRaftStorage
             }
             else
             {
-                var (index, _, discardLog) = RecordFormat.ReadSnapshotMarker(payload);
+                var (index, term, discardLog) = RecordFormat.ReadSnapshotMarker(payload);
                 result.HighestMarkerIndex = Math.Max(result.HighestMarkerIndex, index);
+                result.Markers.Add((index, term));
                 if (discardLog)
                 {
                     result.Entries.Clear();
@@ -591,22 +608,22 @@ public sealed class FileRaftStorage : IRaftStorage
     private void ApplyEntry(LogEntry entry, Segment segment, long offset, ReplayResult result)
     {
         var entries = result.Entries;
-        if (entries.Count == 0)
+        var expected = entries.Count > 0 ? entries[^1].Index + 1 : result.ExpectedNext;
+        if (entry.Index > expected)
         {
-            if (result.ExpectedNext is { } expected && entry.Index > expected)
+            // A gap the snapshot covers is harmless: Load dropped entries the snapshot made obsolete without recording it.
+            if (entry.Index > result.SnapshotIndex + 1)
             {
                 throw Corrupted(segment.Path, offset, $"entry index {entry.Index} leaves a gap: the next index must be {expected}");
             }
+
+            entries.Clear();
         }
-        else if (entry.Index > entries[^1].Index + 1)
-        {
-            throw Corrupted(segment.Path, offset, $"entry index {entry.Index} leaves a gap after index {entries[^1].Index}");
-        }
-        else if (entry.Index <= entries[0].Index)
+        else if (entries.Count > 0 && entry.Index <= entries[0].Index)
         {
             entries.Clear();
         }
-        else
+        else if (entries.Count > 0)
         {
             var keep = (int)(entry.Index - entries[0].Index);
             entries.RemoveRange(keep, entries.Count - keep);
@@ -632,6 +649,28 @@ public sealed class FileRaftStorage : IRaftStorage
             $"'{_directory}' aside (keep it for diagnosis), and add the node again so it restores from a peer.");
     }
 
+    /// <summary>Holds an exclusive lock on <c>LOCK</c> in the data directory so that two processes never share it.</summary>
+    private FileStream AcquireLock()
+    {
+        var path = Path.Combine(_directory, "LOCK");
+        try
+        {
+            var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            return new FileStream(path, options);
+        }
+        catch (IOException e)
+        {
+            throw new InvalidOperationException(
+                $"The Raft data directory '{_directory}' is in use by another process (cannot lock '{path}': {e.Message}). " +
+                "Stop the other pgraft instance or point this one at its own data directory.", e);
+        }
+    }
+
     private string SegmentPath(long sequence) =>
         Path.Combine(_logDirectory, sequence.ToString("D20", CultureInfo.InvariantCulture) + SegmentSuffix);
 
@@ -652,6 +691,9 @@ public sealed class FileRaftStorage : IRaftStorage
 
         public string Path { get; } = path;
 
+        /// <summary>Seeds the CRC of every record after the header.</summary>
+        public uint Salt { get; } = RecordFormat.SaltFor(sequence);
+
         /// <summary>Highest entry index written into this segment (0 if none).</summary>
         public long MaxEntryIndex { get; set; }
     }
@@ -660,8 +702,10 @@ public sealed class FileRaftStorage : IRaftStorage
 
     private sealed record SnapshotLoadResult(Snapshot? Snapshot, string? Damaged);
 
-    private sealed class ReplayResult
+    private sealed class ReplayResult(long snapshotIndex)
     {
+        public long SnapshotIndex { get; } = snapshotIndex;
+
         public List<LogEntry> Entries { get; } = [];
 
         public HardState HardState { get; set; } = HardState.Empty;
@@ -669,6 +713,8 @@ public sealed class FileRaftStorage : IRaftStorage
         public long? ExpectedNext { get; set; }
 
         public long HighestMarkerIndex { get; set; }
+
+        public HashSet<(long Index, long Term)> Markers { get; } = [];
 
         public string? FirstEntryFile { get; set; }
 
