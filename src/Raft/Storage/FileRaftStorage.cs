@@ -78,7 +78,7 @@ public sealed class FileRaftStorage : IRaftStorage
 
         var snapshotLoad = LoadSnapshot();
         var snapshot = snapshotLoad.Snapshot;
-        var replay = ReplaySegments();
+        var replay = ReplaySegments(snapshot?.Metadata.Index ?? 0);
 
         var s = snapshot?.Metadata.Index ?? 0;
         var t = snapshot?.Metadata.Term ?? 0;
@@ -89,33 +89,34 @@ public sealed class FileRaftStorage : IRaftStorage
         }
 
         var entries = replay.Entries;
-        var discardOnLoad = false;
+        var keepLog = true;
         if (entries.Count > 0)
         {
             var first = entries[0].Index;
             var last = entries[^1].Index;
-            if (last <= s)
-            {
-                entries.Clear();
-            }
-            else if (first > s + 1)
+            if (first > s + 1)
             {
                 var why = snapshotLoad.Damaged is { } damaged
                     ? $"the log starts at index {first} but the newest usable snapshot is at index {s} (the newer snapshot '{damaged}' is damaged and the entries after the older one were already compacted away)"
                     : $"the log starts at index {first} but the snapshot covers only up to index {s}: entries {s + 1}..{first - 1} are missing";
                 throw Corrupted(replay.FirstEntryFile ?? _logDirectory, replay.FirstEntryOffset, why);
             }
-            else if (first <= s)
+
+            if (first <= s)
             {
-                if (entries[(int)(s - first)].Term == t)
+                if (last >= s && entries[(int)(s - first)].Term == t)
                 {
                     entries.RemoveRange(0, (int)(s - first + 1));
                 }
                 else
                 {
-                    // A crash came between writing the snapshot file and the log record that discards the old log.
+                    if (last > s)
+                    {
+                        LogMessages.LogDiscardedOnLoad(_logger, s, t);
+                    }
+
                     entries.Clear();
-                    discardOnLoad = true;
+                    keepLog = false;
                 }
             }
         }
@@ -134,10 +135,11 @@ public sealed class FileRaftStorage : IRaftStorage
             _current = _disk.OpenOrCreate(_segments[^1].Path);
         }
 
-        if (discardOnLoad)
+        if (snapshot is not null && !replay.Markers.Contains((s, t)))
         {
-            LogMessages.LogDiscardedOnLoad(_logger, s, t);
-            Run(() => AppendRecords(new SnapshotMarkerRecord(s, t, true), [], null));
+            // A crash came between the snapshot file and its log record (or compaction removed the record): record
+            // what was decided now, so a later replay cannot decide differently once more entries follow.
+            Run(() => AppendRecords(new SnapshotMarkerRecord(s, t, !keepLog), [], null));
         }
 
         LogMessages.StorageLoaded(_logger, _directory, s, s + 1, LastIndex, _segments.Count, _hardState.Term, _hardState.Commit);
@@ -480,7 +482,7 @@ public sealed class FileRaftStorage : IRaftStorage
         return new SnapshotLoadResult(chosen, damaged);
     }
 
-    private ReplayResult ReplaySegments()
+    private ReplayResult ReplaySegments(long snapshotIndex)
     {
         var numbered = new List<(long Sequence, string Path)>();
         foreach (var name in _disk.ListFiles(_logDirectory))
@@ -501,7 +503,7 @@ public sealed class FileRaftStorage : IRaftStorage
             }
         }
 
-        var result = new ReplayResult();
+        var result = new ReplayResult(snapshotIndex);
         for (var i = 0; i < numbered.Count; i++)
         {
             var (sequence, path) = numbered[i];
@@ -575,8 +577,9 @@ public sealed class FileRaftStorage : IRaftStorage
             }
             else
             {
-                var (index, _, discardLog) = RecordFormat.ReadSnapshotMarker(payload);
+                var (index, term, discardLog) = RecordFormat.ReadSnapshotMarker(payload);
                 result.HighestMarkerIndex = Math.Max(result.HighestMarkerIndex, index);
+                result.Markers.Add((index, term));
                 if (discardLog)
                 {
                     result.Entries.Clear();
@@ -591,22 +594,22 @@ public sealed class FileRaftStorage : IRaftStorage
     private void ApplyEntry(LogEntry entry, Segment segment, long offset, ReplayResult result)
     {
         var entries = result.Entries;
-        if (entries.Count == 0)
+        var expected = entries.Count > 0 ? entries[^1].Index + 1 : result.ExpectedNext;
+        if (entry.Index > expected)
         {
-            if (result.ExpectedNext is { } expected && entry.Index > expected)
+            // A gap the snapshot covers is harmless: Load dropped entries the snapshot made obsolete without recording it.
+            if (entry.Index > result.SnapshotIndex + 1)
             {
                 throw Corrupted(segment.Path, offset, $"entry index {entry.Index} leaves a gap: the next index must be {expected}");
             }
+
+            entries.Clear();
         }
-        else if (entry.Index > entries[^1].Index + 1)
-        {
-            throw Corrupted(segment.Path, offset, $"entry index {entry.Index} leaves a gap after index {entries[^1].Index}");
-        }
-        else if (entry.Index <= entries[0].Index)
+        else if (entries.Count > 0 && entry.Index <= entries[0].Index)
         {
             entries.Clear();
         }
-        else
+        else if (entries.Count > 0)
         {
             var keep = (int)(entry.Index - entries[0].Index);
             entries.RemoveRange(keep, entries.Count - keep);
@@ -660,8 +663,10 @@ public sealed class FileRaftStorage : IRaftStorage
 
     private sealed record SnapshotLoadResult(Snapshot? Snapshot, string? Damaged);
 
-    private sealed class ReplayResult
+    private sealed class ReplayResult(long snapshotIndex)
     {
+        public long SnapshotIndex { get; } = snapshotIndex;
+
         public List<LogEntry> Entries { get; } = [];
 
         public HardState HardState { get; set; } = HardState.Empty;
@@ -669,6 +674,8 @@ public sealed class FileRaftStorage : IRaftStorage
         public long? ExpectedNext { get; set; }
 
         public long HighestMarkerIndex { get; set; }
+
+        public HashSet<(long Index, long Term)> Markers { get; } = [];
 
         public string? FirstEntryFile { get; set; }
 

@@ -128,8 +128,9 @@ internal static class RecordFormat
             return false;
         }
 
-        if (length > MaxPayload || HeaderSize + (long)length > remaining)
+        if (length > MaxPayload || FrameSize((int)length) > remaining)
         {
+            // The padding is written with the record, so a record missing its padding is torn too.
             problem = $"record length {length} runs past the end of the file ({remaining} bytes left)";
             return false;
         }
