@@ -154,7 +154,7 @@ internal sealed class TestCluster : IAsyncDisposable
         InitialMembers = Members(initialMembers),
         ClusterSecret = secret ?? Secret,
         TickInterval = TimeSpan.FromMilliseconds(10),
-        ElectionTicks = 15,
+        ElectionTicks = 25,
         HeartbeatTicks = 2,
         SnapshotThreshold = 40,
         ShutdownTransferTimeout = TimeSpan.FromSeconds(3),

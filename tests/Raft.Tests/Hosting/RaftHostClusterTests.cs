@@ -13,11 +13,29 @@ public sealed class RaftHostClusterTests(ITestOutputHelper output)
 
     private static byte[] Command(string text) => Encoding.UTF8.GetBytes(text);
 
-    private static async Task<long> ProposeAsync(RaftHost leader, string text)
+    /// <summary>Runs <paramref name="action"/> on the current leader, again on the next one if leadership moved (a loaded CI machine can cause an election).</summary>
+    private static async Task<T> OnLeaderAsync<T>(TestCluster cluster, Func<RaftHost, Task<T>> action, IEnumerable<string>? among = null)
     {
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        return (long)(await leader.ProposeAsync(Command(text), cts.Token))!;
+        for (var attempt = 1; ; attempt++)
+        {
+            var leader = await cluster.WaitForLeaderAsync(among);
+            try
+            {
+                return await action(leader);
+            }
+            catch (NotLeaderException) when (attempt < 10)
+            {
+                await Task.Delay(50);
+            }
+        }
     }
+
+    private static Task<long> ProposeAsync(TestCluster cluster, string text, IEnumerable<string>? among = null) =>
+        OnLeaderAsync(cluster, async leader =>
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            return (long)(await leader.ProposeAsync(Command(text), cts.Token))!;
+        }, among);
 
     private static async Task AllAppliedAsync(TestCluster cluster, IEnumerable<string> ids, long index) =>
         await Eventually.TrueAsync(
@@ -49,13 +67,13 @@ public sealed class RaftHostClusterTests(ITestOutputHelper output)
         long last = 0;
         for (var i = 0; i < 60; i++)
         {
-            var index = await ProposeAsync(leader, "cmd-" + i);
+            var index = await ProposeAsync(cluster, "cmd-" + i);
             Assert.True(index > last, "indexes increase");
             last = index;
         }
 
         // Concurrent proposals too.
-        var concurrent = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => ProposeAsync(leader, "par-" + i)));
+        var concurrent = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => ProposeAsync(cluster, "par-" + i)));
         Assert.Equal(40, concurrent.Distinct().Count());
         await AllAppliedAsync(cluster, Three, concurrent.Max());
         AssertSameState(cluster, Three, 100);
@@ -83,7 +101,7 @@ public sealed class RaftHostClusterTests(ITestOutputHelper output)
         var leader = await cluster.WaitForLeaderAsync();
         for (var i = 0; i < 50; i++)
         {
-            await ProposeAsync(leader, "before-" + i);
+            await ProposeAsync(cluster, "before-" + i);
         }
 
         await AllAppliedAsync(cluster, Three, leader.CommitIndex);
@@ -99,7 +117,7 @@ public sealed class RaftHostClusterTests(ITestOutputHelper output)
         long last = 0;
         for (var i = 0; i < 30; i++)
         {
-            last = await ProposeAsync(newLeader, "after-" + i);
+            last = await ProposeAsync(cluster, "after-" + i);
         }
 
         // The old leader restarts from its own data directory, with an empty in-memory state machine.
@@ -110,7 +128,7 @@ public sealed class RaftHostClusterTests(ITestOutputHelper output)
         Assert.True(oldApplied > 0);
         Assert.Equal("before-0", cluster.StateMachines[oldLeaderId].Items[0]);
         Assert.Equal("after-29", cluster.StateMachines[oldLeaderId].Items[^1]);
-        Assert.Equal(newLeader.NodeId, restarted.LeaderId);
+        Assert.Equal(restarted.LeaderId, (await cluster.WaitForLeaderAsync(Three)).NodeId);
     }
 
     [Fact]
@@ -119,7 +137,7 @@ public sealed class RaftHostClusterTests(ITestOutputHelper output)
         await using var cluster = new TestCluster(output, Three);
         await cluster.StartAllAsync(Three);
         var leader = await cluster.WaitForLeaderAsync();
-        var last = await ProposeAsync(leader, "x");
+        var last = await ProposeAsync(cluster, "x");
         await AllAppliedAsync(cluster, Three, last);
         var oldLeaderId = leader.NodeId;
 
@@ -136,7 +154,7 @@ public sealed class RaftHostClusterTests(ITestOutputHelper output)
         using var readTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         var readIndex = await newLeader.ReadIndexAsync(readTimeout.Token);
         Assert.True(readIndex >= last);
-        var next = await ProposeAsync(newLeader, "y");
+        var next = await ProposeAsync(cluster, "y");
         await AllAppliedAsync(cluster, survivors, next);
     }
 
@@ -145,15 +163,22 @@ public sealed class RaftHostClusterTests(ITestOutputHelper output)
     {
         string[] withIntruder = [.. Three, "intruder"];
         await using var cluster = new TestCluster(output, withIntruder);
-        await cluster.StartAllAsync(Three);
+        foreach (var id in Three)
+        {
+            // A longer election timeout than elsewhere: the term check below must not trip on a load-induced election.
+            var options = cluster.Options(id, Three);
+            options.ElectionTicks = 60;
+            await cluster.StartAsync(options);
+        }
+
         var leader = await cluster.WaitForLeaderAsync();
         var term = leader.Term;
-        await ProposeAsync(leader, "a");
+        await ProposeAsync(cluster, "a", Three);
 
         // The intruder believes it is a voter of a four-node cluster and campaigns, with the wrong secret.
         var intruder = await cluster.StartAsync(cluster.Options("intruder", withIntruder, Encoding.UTF8.GetBytes("not the cluster secret at all")));
         await Task.Delay(TimeSpan.FromSeconds(1.5));
-        var last = await ProposeAsync(leader, "b");
+        var last = await ProposeAsync(cluster, "b", Three);
         await AllAppliedAsync(cluster, Three, last);
 
         Assert.Equal(leader.NodeId, (await cluster.WaitForLeaderAsync(Three)).NodeId);
@@ -176,24 +201,25 @@ public sealed class RaftHostClusterTests(ITestOutputHelper output)
         long last = 0;
         for (var i = 0; i < 100; i++)
         {
-            last = await ProposeAsync(leader, "v" + i);
+            last = await ProposeAsync(cluster, "v" + i);
         }
 
         // n4 is not an initial member: it waits, empty, to be added.
         var joiner = await cluster.StartAsync(cluster.Options("n4", Three));
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await leader.AddLearnerAsync("n4", $"127.0.0.1:{cluster.PortOf("n4")}", cts.Token);
-        Assert.Contains("n4", leader.Membership.Learners);
-        await leader.PromoteLearnerAsync("n4", cts.Token);
-        Assert.Contains("n4", leader.Membership.Voters);
-        last = await ProposeAsync(leader, "after-join");
+        var address = $"127.0.0.1:{cluster.PortOf("n4")}";
+        await OnLeaderAsync(cluster, async l => { await l.AddLearnerAsync("n4", address, cts.Token); return 0; }, Three);
+        Assert.Contains("n4", (await cluster.WaitForLeaderAsync(Three)).Membership.Learners);
+        await OnLeaderAsync(cluster, async l => { await l.PromoteLearnerAsync("n4", cts.Token); return 0; }, Three);
+        Assert.Contains("n4", (await cluster.WaitForLeaderAsync(Three)).Membership.Voters);
+        last = await ProposeAsync(cluster, "after-join", Three);
         await AllAppliedAsync(cluster, four, last);
         AssertSameState(cluster, four, 101);
-        Assert.Equal("127.0.0.1:" + cluster.PortOf("n4"), cluster.Hosts["n2"].AddressBook["n4"]);
+        Assert.Equal(address, cluster.Hosts["n2"].AddressBook["n4"]);
         Assert.True(cluster.Logs.Count(2105) >= 1, "the joiner installed a snapshot");
 
-        await leader.RemoveMemberAsync("n4", cts.Token);
-        Assert.DoesNotContain("n4", leader.Membership.Voters);
+        await OnLeaderAsync(cluster, async l => { await l.RemoveMemberAsync("n4", cts.Token); return 0; }, Three);
+        Assert.DoesNotContain("n4", (await cluster.WaitForLeaderAsync(Three)).Membership.Voters);
         Assert.Equal("n4", joiner.NodeId);
     }
 
@@ -204,7 +230,7 @@ public sealed class RaftHostClusterTests(ITestOutputHelper output)
         var options = cluster.Options("solo", ["solo"]);
         var host = await cluster.StartAsync(options);
         await cluster.WaitForLeaderAsync();
-        var index = await ProposeAsync(host, "only");
+        var index = await ProposeAsync(cluster, "only");
         await cluster.StopAsync("solo", graceful: true);
 
         using var storage = new FileRaftStorage(options.DataDirectory, new CapturingLogger<FileRaftStorage>());
