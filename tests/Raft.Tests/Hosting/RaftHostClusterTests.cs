@@ -122,6 +122,8 @@ public sealed class RaftHostClusterTests(ITestOutputHelper output)
 
         // The old leader restarts from its own data directory, with an empty in-memory state machine.
         var restarted = await cluster.StartAsync(cluster.Options(oldLeaderId, Three));
+        var startLine = cluster.Logs.Records.Last(r => r.Record.EventId.Id == 2101 && r.Record.Message.Contains($"node {oldLeaderId} ", StringComparison.Ordinal));
+        Assert.DoesNotContain("snapshot index 0, 0 log entries", startLine.Record.Message, StringComparison.Ordinal);
         await Eventually.TrueAsync(() => cluster.StateMachines[oldLeaderId].Items.Length >= 50, TimeSpan.FromSeconds(10), "restored own state");
         await AllAppliedAsync(cluster, Three, last);
         AssertSameState(cluster, Three, 80);
