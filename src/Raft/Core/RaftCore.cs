@@ -8,6 +8,19 @@ namespace PgRaft.Raft.Core;
 /// injected <see cref="Random"/>. Drive it with <see cref="Tick"/>, <see cref="Step"/> and the propose methods, then
 /// drain work with <see cref="HasReady"/> / <see cref="GetReady"/> / <see cref="Advance"/> (see <see cref="Ready"/>).
 /// Not thread-safe: one host loop owns it.
+/// <code>
+/// loop: feed Tick() every tick interval, Step(m) for each received message, Propose/ReadIndex/... for requests;
+///       while (core.HasReady()) {
+///           var ready = core.GetReady();
+///           storage.Persist(ready.Snapshot, ready.EntriesToPersist, ready.HardState);   // fsync before anything is sent
+///           foreach (var m in ready.Messages) transport.Send(m);
+///           if (ready.Snapshot is { } s) stateMachine.Restore(s.Data.Span);
+///           foreach (var e in ready.CommittedEntries) if (e.Kind == EntryKind.Command &amp;&amp; e.Data.Length > 0) stateMachine.Apply(e.Index, e.Data.Span);
+///           // e.Kind == ConfigChange: the core already applied it to Membership; update transport peers from core.Membership.
+///           answer ready.ReadStates once AppliedIndex >= read.Index;
+///           core.Advance(ready);
+///       }
+/// </code>
 /// </summary>
 /// <remarks>
 /// <para>Start-up: the host loads <see cref="PersistedState"/> and restores <c>restored.Snapshot.Data</c> into its state
@@ -77,6 +90,9 @@ public sealed class RaftCore
     /// <summary>Membership in effect (the newest configuration entry in the log, committed or not).</summary>
     public Membership Membership => log.Membership;
 
+    /// <summary>Membership as of the commit index (what the state machine will see once it has applied that far).</summary>
+    public Membership CommittedMembership => log.MembershipAt(log.Committed);
+
     public long CommitIndex => log.Committed;
 
     public long LastIndex => log.LastIndex;
@@ -102,6 +118,25 @@ public sealed class RaftCore
 
     private int Quorum => (log.Membership.Voters.Count / 2) + 1;
 
+    /// <summary>On a leader, its view of every other member; empty on any other role.</summary>
+    public IReadOnlyList<FollowerStatus> Followers()
+    {
+        if (role != RaftRole.Leader)
+        {
+            return [];
+        }
+
+        var list = new List<FollowerStatus>(progress.Count);
+        foreach (var (id, pr) in progress)
+        {
+            list.Add(new FollowerStatus(id, pr.Match, log.Membership.Learners.Contains(id), pr.RecentActive));
+        }
+
+        list.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
+        return list;
+    }
+
+    /// <summary>Advances the logical clock by one tick (elections, heartbeats, quorum checks, transfer timeouts).</summary>
     public void Tick()
     {
         if (role == RaftRole.Leader)
@@ -114,6 +149,7 @@ public sealed class RaftCore
         }
     }
 
+    /// <summary>Feeds one message from a peer. Messages not addressed to this node, from an older term, or malformed are dropped (never thrown on).</summary>
     public void Step(RaftMessage message)
     {
         if (message is null || !IsWellFormed(message))
@@ -186,6 +222,11 @@ public sealed class RaftCore
         }
     }
 
+    /// <summary>
+    /// Appends a command on the leader. Accepted only means appended at (Index, Term): the command is committed exactly
+    /// when an entry at Index with that Term is applied; if an entry at Index with another term is applied instead, the
+    /// proposal was lost (a leader change) and may be retried.
+    /// </summary>
     public (ProposeResult Result, long Index, long Term) Propose(ReadOnlyMemory<byte> command)
     {
         if (role != RaftRole.Leader)
@@ -202,6 +243,14 @@ public sealed class RaftCore
         return (ProposeResult.Accepted, index, term);
     }
 
+    /// <summary>
+    /// Proposes a single-server membership change on the leader. Refused with <see cref="ProposeResult.ConfigChangePending"/>
+    /// while an earlier change is uncommitted or before the leader committed an entry of its own term;
+    /// <see cref="ProposeResult.InvalidConfigChange"/> for a change that does not fit the membership (adding a member,
+    /// promoting a non-learner or a learner not caught up within <see cref="RaftCoreOptions.MaxPromoteLag"/>, removing a
+    /// non-member or the last voter). The change takes effect as soon as it is appended; a removed leader steps down
+    /// once its removal commits.
+    /// </summary>
     public (ProposeResult Result, long Index, long Term) ProposeConfigChange(ConfigChange change)
     {
         if (role != RaftRole.Leader)
@@ -234,6 +283,12 @@ public sealed class RaftCore
         return (ProposeResult.Accepted, index, term);
     }
 
+    /// <summary>
+    /// Starts a linearizable read on the leader: after a heartbeat round confirms leadership with a quorum, a
+    /// <see cref="ReadState"/> (commit index at the time of the call, <paramref name="context"/>) appears in a Ready; the
+    /// read is safe once that index is applied. False when not leader or no entry of this term is committed yet. A read
+    /// that cannot be confirmed (leadership lost) never answers: the host times it out. Contexts should be unique.
+    /// </summary>
     public bool ReadIndex(ReadOnlyMemory<byte> context)
     {
         if (role != RaftRole.Leader || log.TermAt(log.Committed) != term)
@@ -253,6 +308,11 @@ public sealed class RaftCore
         return true;
     }
 
+    /// <summary>
+    /// Hands leadership to voter <paramref name="target"/>: brings it up to date, then sends it TimeoutNow so it campaigns
+    /// at once. Proposals are refused meanwhile; the transfer is abandoned after an election timeout. False when not
+    /// leader or the target is not another voter.
+    /// </summary>
     public bool TransferLeadership(string target)
     {
         if (role != RaftRole.Leader || target == Id || !log.Membership.Voters.Contains(target) || !progress.TryGetValue(target, out var pr))
@@ -279,6 +339,13 @@ public sealed class RaftCore
         return true;
     }
 
+    /// <summary>
+    /// Local log compaction. <paramref name="stateMachineSnapshot"/> is the host's state machine exactly as of applied
+    /// index <paramref name="index"/> (at most <see cref="AppliedIndex"/>). The core drops its entries up to the index and
+    /// keeps the snapshot (<see cref="Snapshot"/>) to send followers that lag behind it. The host must then persist
+    /// <see cref="Snapshot"/> with <c>IRaftStorage.InstallSnapshot</c> (which drops the stored log up to the index);
+    /// nothing about it comes back in a Ready. An index at or below the current snapshot's is ignored.
+    /// </summary>
     public void Compact(long index, ReadOnlyMemory<byte> stateMachineSnapshot)
     {
         if (!log.Initialised || index <= log.SnapshotIndex)
@@ -1104,7 +1171,7 @@ public sealed class RaftCore
         Array.Sort(matches);
         Array.Reverse(matches);
         var quorumIndex = (options.Fault & CoreFault.CommitOnMinority) != 0 ? matches[0] : matches[Quorum - 1];
-        if (quorumIndex > log.Committed && log.TermAt(quorumIndex) == term)
+        if (quorumIndex > log.Committed && (log.TermAt(quorumIndex) == term || (options.Fault & CoreFault.CommitEarlierTermsByCount) != 0))
         {
             log.CommitTo(quorumIndex);
             return true;

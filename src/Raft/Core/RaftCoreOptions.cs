@@ -80,4 +80,7 @@ internal enum CoreFault
 
     /// <summary>Count the leader's own unpersisted entries as durable.</summary>
     CountUnpersistedSelf = 4,
+
+    /// <summary>Commit an entry of an earlier term once a quorum holds it (the Raft paper's figure 8 mistake).</summary>
+    CommitEarlierTermsByCount = 8,
 }

@@ -19,6 +19,8 @@ public sealed class FileRaftStorage : IRaftStorage
     public const long DefaultSegmentSizeLimit = 16 * 1024 * 1024;
 
     private const int SnapshotsKept = 2;
+    private const int InitialBufferSize = 64 * 1024;
+    private const int MaxRetainedBufferSize = 4 * 1024 * 1024;
     private const string SegmentSuffix = ".seg";
     private const string SnapshotSuffix = ".snap";
     private const string TempSuffix = ".tmp";
@@ -29,7 +31,7 @@ public sealed class FileRaftStorage : IRaftStorage
     private readonly ILogger _logger;
     private readonly IStorageDisk _disk;
     private readonly long _segmentSizeLimit;
-    private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
+    private ArrayBufferWriter<byte> _buffer = new(InitialBufferSize);
     private readonly List<Segment> _segments = [];
     private readonly List<long> _terms = [];
     private readonly List<long> _snapshotIndexes = [];
@@ -38,6 +40,7 @@ public sealed class FileRaftStorage : IRaftStorage
     private long _snapshotIndex;
     private long _snapshotTerm;
     private IStorageFile? _current;
+    private FileStream? _lock;
     private bool _loaded;
     private bool _failed;
     private bool _disposed;
@@ -75,6 +78,10 @@ public sealed class FileRaftStorage : IRaftStorage
         _disk.CreateDirectory(_directory);
         _disk.CreateDirectory(_logDirectory);
         _disk.CreateDirectory(_snapshotDirectory);
+        _lock ??= AcquireLock();
+        _segments.Clear();
+        _snapshotIndexes.Clear();
+        _terms.Clear();
 
         var snapshotLoad = LoadSnapshot();
         var snapshot = snapshotLoad.Snapshot;
@@ -139,7 +146,7 @@ public sealed class FileRaftStorage : IRaftStorage
         {
             // A crash came between the snapshot file and its log record (or compaction removed the record): record
             // what was decided now, so a later replay cannot decide differently once more entries follow.
-            Run(() => AppendRecords(new SnapshotMarkerRecord(s, t, !keepLog), [], null));
+            AppendRecords(new SnapshotMarkerRecord(s, t, !keepLog), [], null);
         }
 
         LogMessages.StorageLoaded(_logger, _directory, s, s + 1, LastIndex, _segments.Count, _hardState.Term, _hardState.Commit);
@@ -155,7 +162,7 @@ public sealed class FileRaftStorage : IRaftStorage
         }
 
         Validate(snapshot, entries, hardState);
-        Run(() =>
+        try
         {
             SnapshotMarkerRecord? marker = null;
             if (snapshot is not null)
@@ -168,7 +175,13 @@ public sealed class FileRaftStorage : IRaftStorage
             {
                 Compact();
             }
-        });
+        }
+        catch
+        {
+            // What reached the disk is unknown now; only a reload can tell.
+            _failed = true;
+            throw;
+        }
     }
 
     public void InstallSnapshot(Snapshot snapshot) => Persist(snapshot, [], null);
@@ -183,6 +196,8 @@ public sealed class FileRaftStorage : IRaftStorage
         _disposed = true;
         _current?.Dispose();
         _current = null;
+        _lock?.Dispose();
+        _lock = null;
     }
 
     private void EnsureUsable()
@@ -197,19 +212,6 @@ public sealed class FileRaftStorage : IRaftStorage
         {
             throw new InvalidOperationException(
                 "An earlier write to the Raft storage failed, so its durable state is uncertain; restart the node to reload it.");
-        }
-    }
-
-    private void Run(Action action)
-    {
-        try
-        {
-            action();
-        }
-        catch
-        {
-            _failed = true;
-            throw;
         }
     }
 
@@ -239,6 +241,15 @@ public sealed class FileRaftStorage : IRaftStorage
                 {
                     throw new ArgumentException(
                         $"Entries to persist must be contiguous: entry {i} has index {entries[i].Index}, expected {first + i}.", nameof(entries));
+                }
+            }
+
+            foreach (var entry in entries)
+            {
+                if (entry.Data.Length > RecordFormat.MaxPayload - 17)
+                {
+                    throw new ArgumentException(
+                        $"Entry {entry.Index} carries {entry.Data.Length} bytes; at most {RecordFormat.MaxPayload - 17} are allowed.", nameof(entries));
                 }
             }
 
@@ -313,19 +324,20 @@ public sealed class FileRaftStorage : IRaftStorage
     {
         _buffer.ResetWrittenCount();
         var startedSegment = PrepareSegment();
+        var salt = _segments[^1].Salt;
         if (marker is { } m)
         {
-            RecordFormat.WriteSnapshotMarker(_buffer, m.Index, m.Term, m.DiscardLog);
+            RecordFormat.WriteSnapshotMarker(_buffer, salt, m.Index, m.Term, m.DiscardLog);
         }
 
         foreach (var entry in entries)
         {
-            RecordFormat.WriteEntry(_buffer, entry);
+            RecordFormat.WriteEntry(_buffer, salt, entry);
         }
 
         if (hardState is { } hs)
         {
-            RecordFormat.WriteHardState(_buffer, hs);
+            RecordFormat.WriteHardState(_buffer, salt, hs);
         }
 
         var current = _current!;
@@ -355,9 +367,10 @@ public sealed class FileRaftStorage : IRaftStorage
             _hardState = newState;
         }
 
-        if (_buffer.WrittenCount > 1024 * 1024)
+        if (_buffer.Capacity > MaxRetainedBufferSize)
         {
-            _buffer.Clear();
+            // Do not keep a huge batch's buffer alive for the node's lifetime.
+            _buffer = new ArrayBufferWriter<byte>(InitialBufferSize);
         }
     }
 
@@ -380,10 +393,11 @@ public sealed class FileRaftStorage : IRaftStorage
             return false;
         }
 
-        RecordFormat.WriteSegmentHeader(_buffer, _segments[^1].Sequence);
+        var segment = _segments[^1];
+        RecordFormat.WriteSegmentHeader(_buffer, segment.Sequence);
         if (_hardState != HardState.Empty)
         {
-            RecordFormat.WriteHardState(_buffer, _hardState);
+            RecordFormat.WriteHardState(_buffer, segment.Salt, _hardState);
         }
 
         return true;
@@ -526,14 +540,14 @@ public sealed class FileRaftStorage : IRaftStorage
         long offset = 0;
         while (offset < bytes.Length)
         {
-            if (!RecordFormat.TryRead(bytes, offset, out var kind, out var payloadOffset, out var payloadLength, out var problem))
+            if (!RecordFormat.TryRead(bytes, offset, segment.Salt, out var kind, out var payloadOffset, out var payloadLength, out var problem))
             {
                 if (!isLast)
                 {
                     throw Corrupted(segment.Path, offset, $"bad record ({problem}) in a segment that is not the newest");
                 }
 
-                if (RecordFormat.AnyValidRecordAfter(bytes, offset, out var validAt))
+                if (RecordFormat.AnyValidRecordAfter(bytes, offset, segment.Salt, out var validAt))
                 {
                     throw Corrupted(segment.Path, offset, $"bad record ({problem}) followed by a valid record at offset {validAt}");
                 }
@@ -635,6 +649,28 @@ public sealed class FileRaftStorage : IRaftStorage
             $"'{_directory}' aside (keep it for diagnosis), and add the node again so it restores from a peer.");
     }
 
+    /// <summary>Holds an exclusive lock on <c>LOCK</c> in the data directory so that two processes never share it.</summary>
+    private FileStream AcquireLock()
+    {
+        var path = Path.Combine(_directory, "LOCK");
+        try
+        {
+            var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            return new FileStream(path, options);
+        }
+        catch (IOException e)
+        {
+            throw new InvalidOperationException(
+                $"The Raft data directory '{_directory}' is in use by another process (cannot lock '{path}': {e.Message}). " +
+                "Stop the other pgraft instance or point this one at its own data directory.", e);
+        }
+    }
+
     private string SegmentPath(long sequence) =>
         Path.Combine(_logDirectory, sequence.ToString("D20", CultureInfo.InvariantCulture) + SegmentSuffix);
 
@@ -654,6 +690,9 @@ public sealed class FileRaftStorage : IRaftStorage
         public long Sequence { get; } = sequence;
 
         public string Path { get; } = path;
+
+        /// <summary>Seeds the CRC of every record after the header.</summary>
+        public uint Salt { get; } = RecordFormat.SaltFor(sequence);
 
         /// <summary>Highest entry index written into this segment (0 if none).</summary>
         public long MaxEntryIndex { get; set; }

@@ -17,6 +17,8 @@ internal enum RecordKind : byte
 /// <summary>
 /// Frames of a log segment, each 8-byte aligned:
 /// <c>u32 payloadLength | u8 kind | 3 zero bytes | u32 crc32c(first 8 header bytes + payload) | payload | zero padding</c>.
+/// The CRC is seeded with a salt derived from the segment's sequence number (its file name), so stale blocks of another
+/// segment that a crash might expose at the end of this one never pass as valid records.
 /// </summary>
 internal static class RecordFormat
 {
@@ -42,26 +44,29 @@ internal static class RecordFormat
         return frame;
     }
 
-    public static void Seal(ArrayBufferWriter<byte> writer, Span<byte> frame, int payloadLength)
+    public static void Seal(ArrayBufferWriter<byte> writer, Span<byte> frame, int payloadLength, uint salt)
     {
-        var crc = Crc32C.Append(Crc32C.Start, frame[..8]);
+        var crc = Crc32C.Append(Crc32C.Start ^ salt, frame[..8]);
         crc = Crc32C.Finish(Crc32C.Append(crc, frame.Slice(HeaderSize, payloadLength)));
         BinaryPrimitives.WriteUInt32LittleEndian(frame[8..], crc);
         writer.Advance(frame.Length);
     }
 
+    public static uint SaltFor(long sequence) => (uint)((ulong)sequence * 0x9E37_79B9_7F4A_7C15UL >> 32);
+
     public static void WriteSegmentHeader(ArrayBufferWriter<byte> writer, long sequence)
     {
         const int length = 8 + 4 + 8;
+        var salt = SaltFor(sequence);
         var frame = Begin(writer, RecordKind.SegmentHeader, length, out _);
         var p = frame[HeaderSize..];
         BinaryPrimitives.WriteUInt64LittleEndian(p, SegmentMagic);
         BinaryPrimitives.WriteInt32LittleEndian(p[8..], SegmentVersion);
         BinaryPrimitives.WriteInt64LittleEndian(p[12..], sequence);
-        Seal(writer, frame, length);
+        Seal(writer, frame, length, salt);
     }
 
-    public static void WriteEntry(ArrayBufferWriter<byte> writer, LogEntry entry)
+    public static void WriteEntry(ArrayBufferWriter<byte> writer, uint salt, LogEntry entry)
     {
         var length = 17 + entry.Data.Length;
         var frame = Begin(writer, RecordKind.Entry, length, out _);
@@ -70,10 +75,10 @@ internal static class RecordFormat
         BinaryPrimitives.WriteInt64LittleEndian(p[8..], entry.Term);
         p[16] = (byte)entry.Kind;
         entry.Data.Span.CopyTo(p[17..]);
-        Seal(writer, frame, length);
+        Seal(writer, frame, length, salt);
     }
 
-    public static void WriteHardState(ArrayBufferWriter<byte> writer, HardState state)
+    public static void WriteHardState(ArrayBufferWriter<byte> writer, uint salt, HardState state)
     {
         var voteLength = state.VotedFor is null ? 0 : Encoding.UTF8.GetByteCount(state.VotedFor);
         if (voteLength > MaxVoteBytes)
@@ -92,10 +97,10 @@ internal static class RecordFormat
             Encoding.UTF8.GetBytes(state.VotedFor, p[17..]);
         }
 
-        Seal(writer, frame, length);
+        Seal(writer, frame, length, salt);
     }
 
-    public static void WriteSnapshotMarker(ArrayBufferWriter<byte> writer, long index, long term, bool discardLog)
+    public static void WriteSnapshotMarker(ArrayBufferWriter<byte> writer, uint salt, long index, long term, bool discardLog)
     {
         const int length = 17;
         var frame = Begin(writer, RecordKind.SnapshotMarker, length, out _);
@@ -103,11 +108,11 @@ internal static class RecordFormat
         BinaryPrimitives.WriteInt64LittleEndian(p, index);
         BinaryPrimitives.WriteInt64LittleEndian(p[8..], term);
         p[16] = discardLog ? (byte)1 : (byte)0;
-        Seal(writer, frame, length);
+        Seal(writer, frame, length, salt);
     }
 
     /// <summary>Validates the frame at <paramref name="offset"/>; on failure <paramref name="problem"/> says why.</summary>
-    public static bool TryRead(ReadOnlySpan<byte> file, long offset, out RecordKind kind, out int payloadOffset, out int payloadLength, out string? problem)
+    public static bool TryRead(ReadOnlySpan<byte> file, long offset, uint salt, out RecordKind kind, out int payloadOffset, out int payloadLength, out string? problem)
     {
         kind = default;
         payloadOffset = 0;
@@ -136,7 +141,7 @@ internal static class RecordFormat
         }
 
         var payload = file.Slice((int)offset + HeaderSize, (int)length);
-        var crc = Crc32C.Finish(Crc32C.Append(Crc32C.Append(Crc32C.Start, header[..8]), payload));
+        var crc = Crc32C.Finish(Crc32C.Append(Crc32C.Append(Crc32C.Start ^ salt, header[..8]), payload));
         if (crc != BinaryPrimitives.ReadUInt32LittleEndian(header[8..]))
         {
             problem = "CRC mismatch";
@@ -166,11 +171,11 @@ internal static class RecordFormat
     };
 
     /// <summary>True when any well-formed frame starts at an aligned offset after <paramref name="offset"/>.</summary>
-    public static bool AnyValidRecordAfter(ReadOnlySpan<byte> file, long offset, out long foundAt)
+    public static bool AnyValidRecordAfter(ReadOnlySpan<byte> file, long offset, uint salt, out long foundAt)
     {
         for (var o = (offset + Alignment) & ~(long)(Alignment - 1); o + HeaderSize <= file.Length; o += Alignment)
         {
-            if (TryRead(file, o, out _, out _, out _, out _))
+            if (TryRead(file, o, salt, out _, out _, out _, out _))
             {
                 foundAt = o;
                 return true;

@@ -75,6 +75,93 @@ public sealed class RaftCoreTests
         Assert.Equal(index, core.CommitIndex);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    internal void A_leader_commits_an_earlier_term_entry_only_through_an_entry_of_its_own_term(bool brokenCore)
+    {
+        // n1 holds an uncommitted entry of term 2 at index 2; as leader of term 3 it must not commit it by counting
+        // replicas (the Raft paper's figure 8), only once its own term-3 entry reaches a quorum.
+        var n1 = NewCore("n1", new PersistedState(new HardState(2, null, 1), ThreeNodeBootstrap, [Entry(1, 1), Entry(2, 2)]), o =>
+        {
+            o.MaxEntriesPerAppend = 1;
+            o.Fault = brokenCore ? CoreFault.CommitEarlierTermsByCount : CoreFault.None;
+        });
+        var n2 = NewCore("n2", new PersistedState(new HardState(2, null, 1), ThreeNodeBootstrap, [Entry(1, 1)]));
+        for (var i = 0; i < 40 && n1.SoftState.Role != RaftRole.Leader; i++)
+        {
+            n1.Tick();
+            foreach (var m in Drain(n1).Where(m => m.To == "n2"))
+            {
+                n2.Step(m);
+                Drain(n2).ForEach(n1.Step);
+            }
+        }
+
+        Assert.Equal(RaftRole.Leader, n1.SoftState.Role);
+        Assert.Equal(3, n1.SoftState.Term);
+        Assert.Equal(3, n1.LastIndex);
+
+        // Replicate one entry at a time to n2 and watch the commit index after each acknowledgement.
+        var commits = new List<long>();
+        for (var guard = 0; guard < 20 && n2.LastIndex < 3; guard++)
+        {
+            foreach (var m in Drain(n1).Where(m => m.To == "n2" && m.Type == MessageType.Append))
+            {
+                n2.Step(m);
+                foreach (var r in Drain(n2))
+                {
+                    n1.Step(r);
+                    commits.Add(n1.CommitIndex);
+                }
+            }
+
+            n1.Tick();
+        }
+
+        Assert.Equal(3, n2.LastIndex);
+        Assert.Equal(brokenCore, commits.Contains(2));
+        Assert.Equal(3, n1.CommitIndex);
+    }
+
+    [Fact]
+    public void A_single_voter_answers_reads_at_once_and_reports_no_followers_unless_leading()
+    {
+        var bootstrap = new Snapshot(new SnapshotMetadata(0, 0, Membership.Of("n1")), ReadOnlyMemory<byte>.Empty);
+        var core = NewCore("n1", new PersistedState(HardState.Empty, bootstrap, []));
+        Assert.Empty(core.Followers());
+        for (var i = 0; i < 20; i++)
+        {
+            core.Tick();
+        }
+
+        Drain(core);
+        Assert.True(core.ReadIndex("x"u8.ToArray()));
+        var read = Assert.Single(core.GetReady().ReadStates);
+        Assert.Equal(core.CommitIndex, read.Index);
+    }
+
+    [Fact]
+    public void The_leader_reports_its_followers_and_the_committed_membership()
+    {
+        var cluster = new TestCluster("n1", "n2", "n3");
+        var leader = cluster.Elect("n1");
+        cluster.Add("n4", snapshot: null);
+        cluster.Isolate("n4");
+        leader.ProposeConfigChange(new ConfigChange(ConfigChangeKind.AddLearner, "n4"));
+        cluster.ProcessAll();
+        Assert.Contains("n4", leader.Membership.Learners);
+        Assert.DoesNotContain("n4", leader.CommittedMembership.Learners); // appended, not committed yet
+        cluster.DeliverAll();
+        Assert.Contains("n4", leader.CommittedMembership.Learners);
+        var followers = leader.Followers();
+        Assert.Equal(["n2", "n3", "n4"], followers.Select(f => f.Id));
+        Assert.Equal(leader.LastIndex, followers[0].Match);
+        Assert.True(followers[2].IsLearner);
+        Assert.Equal(0, followers[2].Match);
+        Assert.Empty(cluster["n2"].Followers());
+    }
+
     [Fact]
     public void Three_nodes_elect_one_leader_and_apply_the_same_commands_in_order()
     {

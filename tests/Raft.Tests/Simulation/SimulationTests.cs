@@ -29,7 +29,7 @@ public sealed class SimulationTests(ITestOutputHelper output)
 
         var count = ScheduleCount(DefaultSweepSchedules);
         var stopwatch = Stopwatch.StartNew();
-        long acknowledged = 0, elections = 0, healTicks = 0;
+        long acknowledged = 0, elections = 0, healTicks = 0, configChanges = 0, snapshots = 0, reads = 0, timeoutNows = 0, crashes = 0;
         var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
         Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
         {
@@ -39,6 +39,11 @@ public sealed class SimulationTests(ITestOutputHelper output)
                 Interlocked.Add(ref acknowledged, result.Acknowledged);
                 Interlocked.Add(ref elections, result.LeaderElections);
                 Interlocked.Add(ref healTicks, result.HealTicks);
+                Interlocked.Add(ref configChanges, result.ConfigChanges);
+                Interlocked.Add(ref snapshots, result.SnapshotsSent);
+                Interlocked.Add(ref reads, result.ReadsAnswered);
+                Interlocked.Add(ref timeoutNows, result.TimeoutNows);
+                Interlocked.Add(ref crashes, result.Crashes);
             }
             catch (SimulationFailureException ex)
             {
@@ -48,9 +53,18 @@ public sealed class SimulationTests(ITestOutputHelper output)
         stopwatch.Stop();
         output.WriteLine(
             $"{count} schedules in {stopwatch.Elapsed.TotalSeconds:F1} s ({count / stopwatch.Elapsed.TotalSeconds:F0} schedules/s); "
-            + $"{acknowledged} acknowledged proposals, {elections} leader terms, mean {healTicks / (double)count:F1} ticks to progress after healing");
+            + $"{acknowledged} acknowledged proposals, {elections} leader terms, {configChanges} membership changes, {snapshots} snapshots sent, "
+            + $"{reads} reads answered, {timeoutNows} TimeoutNow, {crashes} crashes; mean {healTicks / (double)count:F1} ticks to progress after healing");
         Assert.True(failures.IsEmpty, $"{failures.Count} of {count} schedules failed; first:\n{failures.FirstOrDefault()}");
-        Assert.True(acknowledged > count, $"schedules acknowledged only {acknowledged} proposals in total: the simulation is not exercising replication");
+        if (count >= 200)
+        {
+            // The sweep must actually exercise the features it claims to check.
+            Assert.True(acknowledged > count, $"only {acknowledged} proposals acknowledged in {count} schedules");
+            Assert.True(configChanges > count / 10, $"only {configChanges} membership changes in {count} schedules");
+            Assert.True(snapshots > count / 20, $"only {snapshots} snapshots sent in {count} schedules");
+            Assert.True(reads > count, $"only {reads} reads answered in {count} schedules");
+            Assert.True(timeoutNows > count / 20, $"only {timeoutNows} leadership transfers in {count} schedules");
+        }
     }
 
     [Fact]
@@ -74,13 +88,17 @@ public sealed class SimulationTests(ITestOutputHelper output)
                 (flags & 4) != 0, (flags & 8) != 0, batch, inflight);
         var count = ScheduleCount(DefaultPropertySchedules);
         var stopwatch = Stopwatch.StartNew();
+        var runs = 0;
+        long acknowledged = 0;
         var property = Prop.ForAll(Arb.From(gen), parameters =>
         {
-            Simulator.Run(parameters);
+            runs++;
+            acknowledged += Simulator.Run(parameters).Acknowledged;
             return true;
         });
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(count).WithQuietOnSuccess(true), property);
-        output.WriteLine($"FsCheck: {count} schedules in {stopwatch.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"FsCheck: {runs} schedules in {stopwatch.Elapsed.TotalSeconds:F1} s, {acknowledged} acknowledged proposals");
+        Assert.Equal(count, runs);
     }
 
     [Theory]

@@ -4,7 +4,9 @@ using PgRaft.Raft.Core;
 
 namespace PgRaft.Raft.Tests.Simulation;
 
-internal sealed record SimulationResult(int Steps, int HealTicks, int Acknowledged, int LeaderElections, long CommitIndex);
+internal sealed record SimulationResult(
+    int Steps, int HealTicks, int Acknowledged, int LeaderElections, long CommitIndex,
+    int ConfigChanges, int SnapshotsSent, int ReadsAnswered, int TimeoutNows, int Crashes);
 
 /// <summary>
 /// Runs one seeded schedule of ticks, deliveries, drops, duplicates, reorders, partitions, crashes, restarts,
@@ -32,6 +34,11 @@ internal sealed class Simulator : ISimHost
     private long nextProposalId = 1;
     private long nextReadId = 1;
     private int step;
+    private int configChanges;
+    private int snapshotsSent;
+    private int readsAnswered;
+    private int timeoutNows;
+    private int crashes;
     private string phase = "chaos";
 
     public Simulator(SimulationParameters parameters)
@@ -94,7 +101,7 @@ internal sealed class Simulator : ISimHost
 
             var healTicks = Heal();
             var commit = nodes.Values.Where(n => n.IsUp).Max(n => n.Core!.CommitIndex);
-            return new SimulationResult(p.Steps, healTicks, checker.Acknowledged, checker.LeaderElections, commit);
+            return new SimulationResult(p.Steps, healTicks, checker.Acknowledged, checker.LeaderElections, commit, configChanges, snapshotsSent, readsAnswered, timeoutNows, crashes);
         }
         catch (Exception ex) when (ex is SimulationFailureException or InvalidOperationException or ArgumentException)
         {
@@ -109,6 +116,14 @@ internal sealed class Simulator : ISimHost
     public void Send(SimNode from, RaftMessage message)
     {
         checker.OnSend(from, message);
+        if (message.Type == MessageType.InstallSnapshot)
+        {
+            snapshotsSent++;
+        }
+        else if (message.Type == MessageType.TimeoutNow)
+        {
+            timeoutNows++;
+        }
         inFlight.Add(message);
         if (inFlight.Count > MaxInFlight)
         {
@@ -120,7 +135,11 @@ internal sealed class Simulator : ISimHost
 
     public void OnSnapshotRestored(SimNode node, Snapshot snapshot) => checker.OnSnapshotRestored(node, snapshot);
 
-    public void OnReadState(SimNode node, ReadState read) => checker.OnReadState(node, read);
+    public void OnReadState(SimNode node, ReadState read)
+    {
+        readsAnswered++;
+        checker.OnReadState(node, read);
+    }
 
     public void Observe(SimNode node) => checker.ObserveLeader(node);
 
@@ -389,6 +408,11 @@ internal sealed class Simulator : ISimHost
 
         var (result, index, term) = core.ProposeConfigChange(change);
         Trace("config change", $"{leader.Id}: {change.Kind} {change.NodeId} -> {result} ({index}, {term})");
+        if (result == ProposeResult.Accepted)
+        {
+            configChanges++;
+        }
+
         if (result == ProposeResult.Accepted && change.Kind == ConfigChangeKind.AddLearner && started.Add(change.NodeId))
         {
             nodes[change.NodeId].Restart();
@@ -405,6 +429,7 @@ internal sealed class Simulator : ISimHost
             return;
         }
 
+        crashes++;
         switch (random.Next(3))
         {
             case 0:

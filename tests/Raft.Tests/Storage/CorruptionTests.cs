@@ -17,8 +17,9 @@ public sealed class CorruptionTests
     {
         var bytes = File.ReadAllBytes(path);
         var records = new List<(long, RecordKind, int)>();
+        var salt = RecordFormat.SaltFor(long.Parse(Path.GetFileNameWithoutExtension(path), System.Globalization.CultureInfo.InvariantCulture));
         long offset = 0;
-        while (offset < bytes.Length && RecordFormat.TryRead(bytes, offset, out var kind, out _, out var length, out _))
+        while (offset < bytes.Length && RecordFormat.TryRead(bytes, offset, salt, out var kind, out _, out var length, out _))
         {
             records.Add((offset, kind, RecordFormat.FrameSize(length)));
             offset += RecordFormat.FrameSize(length);
@@ -155,6 +156,30 @@ public sealed class CorruptionTests
     }
 
     [Fact]
+    public void Stale_records_of_another_segment_exposed_after_a_torn_tail_are_not_mistaken_for_valid_data()
+    {
+        // A well-formed record of segment 7, as a deleted segment's block could appear after a crash.
+        var foreignWriter = new System.Buffers.ArrayBufferWriter<byte>();
+        RecordFormat.WriteEntry(foreignWriter, RecordFormat.SaltFor(7), Entry(6, 1));
+
+        using var temp = new TempDirectory();
+        var states = WriteOneSegment(temp, 5);
+        var segment = Segments(temp)[0];
+        using (var stream = new FileStream(segment, FileMode.Append))
+        {
+            stream.Write(new byte[40]);
+            stream.Write(foreignWriter.WrittenSpan);
+        }
+
+        var logger = new ListLogger();
+        using var storage = Open(temp.Data, logger, segmentSize: FileRaftStorage.DefaultSegmentSizeLimit);
+        var loaded = storage.Load();
+        Assert.True(states[^1].Model.Matches(loaded), StorageModel.Describe(loaded));
+        Assert.Single(logger.Entries, e => e.Id.Id == 1001);
+        Assert.Equal(states[^1].Length, new FileInfo(segment).Length);
+    }
+
+    [Fact]
     public void Damage_at_the_end_of_a_segment_that_is_not_the_newest_is_refused()
     {
         using var temp = new TempDirectory();
@@ -212,10 +237,11 @@ public sealed class CorruptionTests
         using var temp = new TempDirectory();
         Directory.CreateDirectory(LogDir(temp));
         var writer = new System.Buffers.ArrayBufferWriter<byte>();
+        var salt = RecordFormat.SaltFor(1);
         RecordFormat.WriteSegmentHeader(writer, 1);
-        RecordFormat.WriteEntry(writer, Entry(1, 1));
+        RecordFormat.WriteEntry(writer, salt, Entry(1, 1));
         var gapOffset = writer.WrittenCount;
-        RecordFormat.WriteEntry(writer, Entry(3, 1));
+        RecordFormat.WriteEntry(writer, salt, Entry(3, 1));
         var path = Path.Combine(LogDir(temp), "00000000000000000001.seg");
         File.WriteAllBytes(path, writer.WrittenSpan.ToArray());
 

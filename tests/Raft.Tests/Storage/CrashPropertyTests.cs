@@ -14,13 +14,17 @@ namespace PgRaft.Raft.Tests.Storage;
 /// </summary>
 public sealed class CrashPropertyTests
 {
+    /// <summary>120 scenarios by default; set PGRAFT_STORAGE_PROPERTY_RUNS for a longer hunt.</summary>
+    private static int Runs =>
+        int.TryParse(Environment.GetEnvironmentVariable("PGRAFT_STORAGE_PROPERTY_RUNS"), out var runs) && runs > 0 ? runs : 120;
+
     [Fact]
     public void The_reloaded_state_is_always_one_that_was_durable()
     {
         var scenarios = Gen.Choose(0, int.MaxValue)
             .Zip(Gen.ListOf(Gen.Choose(0, 99_999)).Select(ops => ops.Take(60).ToArray()));
         Prop.ForAll(Arb.From(scenarios), scenario => new Scenario(scenario.Item1).Run(scenario.Item2))
-            .Check(Config.QuickThrowOnFailure.WithMaxTest(150));
+            .Check(Config.QuickThrowOnFailure.WithMaxTest(Runs));
     }
 
     [Fact]

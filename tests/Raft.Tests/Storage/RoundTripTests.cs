@@ -184,4 +184,18 @@ public sealed class RoundTripTests
 
         Assert.Equal(10, disk.SyncCount - before);
     }
+
+    [Fact]
+    public void A_second_instance_on_the_same_directory_is_refused()
+    {
+        using var temp = new TempDirectory();
+        using var first = Open(temp.Data);
+        first.Load();
+        using var second = Open(temp.Data);
+        var error = Assert.Throws<InvalidOperationException>(() => second.Load());
+        Assert.Contains("in use by another process", error.Message, StringComparison.Ordinal);
+        first.Dispose();
+        using var third = Open(temp.Data);
+        Assert.Equal(HardState.Empty, third.Load().HardState);
+    }
 }
