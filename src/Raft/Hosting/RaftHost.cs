@@ -71,6 +71,12 @@ public sealed partial class RaftHost : IAsyncDisposable
     /// <summary>Raised on the host's loop when role, term or leader change. Handlers must be quick and must not block.</summary>
     public event EventHandler<SoftState>? SoftStateChanged;
 
+    /// <summary>Raised once, from the host's loop, when a storage or core failure stopped the node (see <see cref="Fault"/>).</summary>
+    public event EventHandler<Exception>? Faulted;
+
+    /// <summary>The failure that stopped the node's loop, or null. A faulted node must be stopped and restarted after fixing the cause.</summary>
+    public Exception? Fault => _fatal;
+
     public string NodeId => _options.NodeId;
 
     public SoftState SoftState => _status.SoftState;
@@ -395,6 +401,14 @@ public sealed partial class RaftHost : IAsyncDisposable
             _logger.HostFatal(e, _options.NodeId, e.Message);
             _events.Writer.TryComplete();
             await _stopping.CancelAsync();
+            try
+            {
+                Faulted?.Invoke(this, e);
+            }
+            catch (Exception observerError)
+            {
+                _logger.ObserverFailed(observerError, _options.NodeId);
+            }
         }
 
         FailAllPending(_fatal is { } fatal
