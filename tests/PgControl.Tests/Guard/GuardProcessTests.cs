@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using PgRaft.PgControl.Guard;
+using PgRaft.PgControl.Processes;
+using PgRaft.PgControl.Tests.Support;
+
+namespace PgRaft.PgControl.Tests.Guard;
+
+/// <summary>The guard as a real process, supervising a stand-in command instead of a postmaster.</summary>
+public sealed class GuardProcessTests
+{
+    private static Task<GuardedPostmaster> LaunchAsync(IReadOnlyList<string> command, TimeSpan? lease, TimeSpan? killAfter = null) =>
+        GuardedPostmaster.LaunchAsync(TestEnvironment.GuardCommand, command, killAfter ?? TimeSpan.FromMilliseconds(300), () => lease, NullLogger.Instance, CancellationToken.None);
+
+    [Fact]
+    public async Task Closing_the_pipe_stops_the_child_at_once()
+    {
+        var guarded = await LaunchAsync(["sleep", "60"], lease: null);
+        var pid = await guarded.Started.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(NativeMethods.IsAlive(pid));
+        var clock = Stopwatch.StartNew();
+        await guarded.DisposeAsync();
+        var exit = await guarded.Exited.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(GuardProtocol.ReasonPipeClosed, exit.FenceReason);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
+        Assert.False(IsRunningProcess(pid));
+    }
+
+    [Fact]
+    public async Task A_deadline_left_to_pass_stops_the_child_and_renewals_keep_it_running()
+    {
+        var guarded = await LaunchAsync(["sleep", "60"], lease: TimeSpan.FromMilliseconds(400));
+        try
+        {
+            var pid = await guarded.Started.WaitAsync(TimeSpan.FromSeconds(20));
+            for (var i = 0; i < 10; i++)
+            {
+                await Task.Delay(100);
+                Assert.True(await guarded.RenewLeaseAsync(TimeSpan.FromMilliseconds(400), CancellationToken.None));
+            }
+            Assert.False(guarded.HasExited); // 1 s of renewals outlived the 400 ms lease
+            var clock = Stopwatch.StartNew();
+            var exit = await guarded.Exited.WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.Equal(GuardProtocol.ReasonDeadline, exit.FenceReason);
+            Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(1500));
+            Assert.False(IsRunningProcess(pid));
+        }
+        finally
+        {
+            await guarded.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_child_ignoring_SIGQUIT_is_killed_after_the_grace()
+    {
+        var guarded = await LaunchAsync(["/bin/sh", "-c", "trap '' QUIT; exec sleep 60"], lease: TimeSpan.FromMilliseconds(200), killAfter: TimeSpan.FromMilliseconds(300));
+        try
+        {
+            var pid = await guarded.Started.WaitAsync(TimeSpan.FromSeconds(20));
+            var exit = await guarded.Exited.WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.Equal(GuardProtocol.ReasonDeadline, exit.FenceReason);
+            Assert.Equal(128 + NativeMethods.SIGKILL, exit.ExitCode);
+            Assert.False(IsRunningProcess(pid));
+        }
+        finally
+        {
+            await guarded.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_expired_first_lease_never_launches_the_child()
+    {
+        var marker = Path.Combine(Path.GetTempPath(), "pgc-never-" + Guid.NewGuid().ToString("N"));
+        var guarded = await LaunchAsync(["/bin/sh", "-c", $"touch {marker}"], lease: TimeSpan.Zero);
+        try
+        {
+            var exit = await guarded.Exited.WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.Null(exit.ExitCode);
+            Assert.False(guarded.Started.IsCompletedSuccessfully);
+            Assert.False(File.Exists(marker));
+        }
+        finally
+        {
+            await guarded.DisposeAsync();
+            File.Delete(marker);
+        }
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("--")]
+    [InlineData("--kill-after-ms 5")]
+    [InlineData("--bogus -- sleep")]
+    [InlineData("--kill-after-ms x -- sleep")]
+    public void Guard_arguments_without_a_command_are_refused(string args) =>
+        Assert.Throws<ArgumentException>(() => PostgresGuard.ParseArguments(args.Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+
+    [Fact]
+    public void Guard_arguments_parse()
+    {
+        var (command, killAfter) = PostgresGuard.ParseArguments(["--kill-after-ms", "750", "--", "postgres", "-D", "/x"]);
+        Assert.Equal(["postgres", "-D", "/x"], command);
+        Assert.Equal(TimeSpan.FromMilliseconds(750), killAfter);
+    }
+
+    /// <summary>Alive and not a zombie.</summary>
+    internal static bool IsRunningProcess(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 2)..][0];
+            return state != 'Z' && state != 'X';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+}
