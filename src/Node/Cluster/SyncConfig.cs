@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Text;
+using System.Text.Json.Serialization;
 
 namespace PgRaft.Node.Cluster;
 
@@ -13,6 +14,7 @@ internal sealed record SyncConfig(ImmutableSortedSet<string> Standbys, int Quoru
     public static SyncConfig Of(int quorum, params IEnumerable<string> standbys) =>
         new(standbys.ToImmutableSortedSet(StringComparer.Ordinal), quorum);
 
+    [JsonIgnore]
     public bool IsAsync => Quorum == 0 || Standbys.IsEmpty;
 
     /// <summary>
@@ -24,6 +26,7 @@ internal sealed record SyncConfig(ImmutableSortedSet<string> Standbys, int Quoru
         actual.IsAsync ? Quorum == 0 : actual.Standbys.IsSubsetOf(Standbys) && actual.Quorum >= Quorum;
 
     /// <summary>How many members' positions a failover must compare: n - k + 1 (more than n when nothing is guaranteed).</summary>
+    [JsonIgnore]
     public int MembersToCompare => Quorum == 0 ? Standbys.Count + 1 : Standbys.Count - Quorum + 1;
 
     /// <summary>The value for PostgreSQL's <c>synchronous_standby_names</c>; application names are the node ids.</summary>

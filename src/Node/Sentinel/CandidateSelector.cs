@@ -121,7 +121,7 @@ internal static class CandidateSelector
         var compared = new List<(string NodeId, Lsn Position)>();
         foreach (var id in sync.Standbys)
         {
-            if (input.Reports.Latest(id) is { Position: { } position } report
+            if (input.Reports.Latest(id) is { Role: PgRole.Standby, Position: { } position } report
                 && report.ReceivedAt >= reportsAfter
                 && report.SystemIdentifier == systemId)
             {

@@ -54,6 +54,7 @@ internal static class SyncPlanner
         var keep = input.State.View.PrimarySync.Standbys
             .Where(id => id != primary && input.State.Members.TryGetValue(id, out var m) && !m.Tags.NoSync)
             .Concat(eligible)
+            .Distinct(StringComparer.Ordinal)
             .ToList();
         return keep.Count == 0 ? SyncConfig.Async : SyncConfig.Of(Math.Min(k, keep.Count), keep);
     }

@@ -6,7 +6,7 @@ namespace PgRaft.Node.Sentinel;
 /// The sentinel (DESIGN §6–8): a pure function the Raft leader runs every tick. It proposes at most one command
 /// and always says why, in words an operator can act on.
 /// </summary>
-internal static class Sentinel
+internal static class SentinelRules
 {
     public static SentinelDecision Decide(SentinelInput input)
     {

@@ -1,0 +1,140 @@
+using PgRaft.Node.Cluster;
+using PgRaft.Node.Sentinel;
+using static PgRaft.Node.Tests.Sentinel.Scenario;
+
+namespace PgRaft.Node.Tests.Sentinel;
+
+public sealed class SentinelConvergeTests
+{
+    [Fact]
+    public void The_sync_set_grows_commit_first_and_shrinks_only_after_the_primary_applied_it()
+    {
+        var scenario = new Scenario(ReplicationMode.Sync)
+            .Primary(99.9, "0/5000100")
+            .Standby("node2", 99.9, "0/5000100")
+            .Standby("node3", 99.9, "0/5000100");
+
+        // Grow: committed at once, the bound first with quorum 0 because the primary has confirmed nothing yet.
+        var grow = Assert.IsType<ChangeView>(scenario.Step().Command);
+        Assert.Equal(SyncConfig.Of(1, "node2", "node3"), grow.View.PrimarySync);
+        Assert.Equal(SyncConfig.Of(0, "node2", "node3"), grow.View.Sync);
+
+        // Until the primary reports it wrote it, the sentinel waits.
+        var waiting = scenario.Step();
+        Assert.Null(waiting.Command);
+        Assert.Equal(SentinelStatus.Converging, waiting.Status);
+        Assert.Contains("waiting for node1", waiting.Reason, StringComparison.Ordinal);
+
+        scenario.Primary(100, "0/5000100", applied: SyncConfig.Of(1, "node2", "node3"));
+        var confirm = Assert.IsType<ChangeView>(scenario.Step().Command);
+        Assert.Equal(SyncConfig.Of(1, "node2", "node3"), confirm.View.Sync);
+        Assert.Equal(SentinelStatus.Healthy, scenario.Step().Status);
+
+        // node3 goes quiet: the primary is told first, the committed set keeps node3 until node1 confirms.
+        scenario.Now = S(101.5);
+        scenario.Primary(101.4, "0/5000200").Standby("node2", 101.4, "0/5000200");
+        var tellDecision = scenario.Step();
+        var tell = Assert.IsType<ChangeView>(tellDecision.Command);
+        Assert.Equal(SyncConfig.Of(1, "node2"), tell.View.PrimarySync);
+        Assert.Equal(SyncConfig.Of(1, "node2", "node3"), tell.View.Sync);
+        Assert.Contains("dropping node3", tellDecision.Reason, StringComparison.Ordinal);
+
+        // A report of the old generation, even with the right set, is not enough.
+        scenario.Reports = scenario.Reports.With(scenario.Reports.Latest("node1")! with { AppliedSync = SyncConfig.Of(1, "node2"), AppliedGeneration = tell.View.Generation - 1 });
+        Assert.Null(scenario.Step().Command);
+
+        scenario.Primary(101.45, "0/5000200", applied: SyncConfig.Of(1, "node2"));
+        var narrow = Assert.IsType<ChangeView>(scenario.Step().Command);
+        Assert.Equal(SyncConfig.Of(1, "node2"), narrow.View.Sync);
+    }
+
+    [Fact]
+    public void Sync_mode_drops_to_async_when_no_standby_is_left()
+    {
+        var scenario = new Scenario(ReplicationMode.Sync)
+            .WithSync(SyncConfig.Of(1, "node2"))
+            .Primary(99.9, "0/5000100")
+            .Standby("node2", 97, "0/5000100");
+
+        var change = Assert.IsType<ChangeView>(scenario.Step().Command);
+
+        Assert.Equal(SyncConfig.Async, change.View.PrimarySync);
+        Assert.Equal(SyncConfig.Of(0, "node2"), change.View.Sync);
+    }
+
+    [Fact]
+    public void Sync_strict_keeps_the_set_when_no_standby_is_left()
+    {
+        var scenario = new Scenario(ReplicationMode.SyncStrict)
+            .WithSync(SyncConfig.Of(1, "node2"))
+            .Primary(99.9, "0/5000100")
+            .Standby("node2", 97, "0/5000100");
+
+        var decision = scenario.Step();
+
+        Assert.Null(decision.Command);
+        Assert.Equal(SentinelStatus.Healthy, decision.Status);
+    }
+
+    [Fact]
+    public void Nosync_and_nofailover_standbys_are_never_made_synchronous()
+    {
+        var scenario = new Scenario(ReplicationMode.Sync, ("node1", MemberTags.None), ("node2", new MemberTags { NoSync = true }), ("node3", new MemberTags { NoFailover = true }), ("node4", MemberTags.None))
+            .Primary(99.9, "0/5000100")
+            .Standby("node2", 99.9, "0/5000100")
+            .Standby("node3", 99.9, "0/5000100")
+            .Standby("node4", 99.9, "0/5000100");
+
+        var change = Assert.IsType<ChangeView>(scenario.Step().Command);
+
+        Assert.Equal(SyncConfig.Of(1, "node4"), change.View.PrimarySync);
+    }
+
+    [Fact]
+    public void Upstreams_follow_replicate_from_and_a_loop_falls_back_to_the_primary()
+    {
+        var scenario = new Scenario(ReplicationMode.Async,
+                ("node1", MemberTags.None),
+                ("node2", new MemberTags { ReplicateFrom = "node3" }),
+                ("node3", new MemberTags { ReplicateFrom = "node2" }),
+                ("node4", new MemberTags { ReplicateFrom = "node5" }),
+                ("node5", MemberTags.None))
+            .Primary(99.9, "0/5000100");
+
+        var change = Assert.IsType<ChangeView>(scenario.Step().Command);
+
+        Assert.Equal("node1", change.View.Upstreams["node2"]);
+        Assert.Equal("node1", change.View.Upstreams["node3"]);
+        Assert.Equal("node5", change.View.Upstreams["node4"]);
+        Assert.Equal("node1", change.View.Upstreams["node5"]);
+        Assert.Equal(SentinelStatus.Healthy, scenario.Step().Status);
+    }
+
+    [Fact]
+    public void Bootstrap_picks_one_node_then_records_its_system_identifier()
+    {
+        var scenario = new Scenario(ReplicationMode.Sync, ("node1", MemberTags.None), ("node2", new MemberTags { Priority = 1 }), ("node3", new MemberTags { NoFailover = true, Priority = 9 }));
+        scenario.State = scenario.State with { View = ClusterView.Empty, Bootstrap = null };
+        scenario.Leases = Lease.LeaseTable.StartTerm(S(99.5));
+        foreach (var id in new[] { "node1", "node2" })
+        {
+            scenario.Reports = scenario.Reports.With(new KeeperReport { NodeId = id, ReceivedAt = S(99.9), Healthy = true });
+        }
+
+        var waiting = scenario.Step();
+        Assert.Null(waiting.Command);
+        Assert.Contains("waiting for every member to report (2 of 3", waiting.Reason, StringComparison.Ordinal);
+
+        scenario.Reports = scenario.Reports.With(new KeeperReport { NodeId = "node3", ReceivedAt = S(99.9), Healthy = true });
+        var bootstrap = Assert.IsType<ChangeView>(scenario.Step().Command);
+        Assert.Equal("node2", bootstrap.View.Primary);
+        Assert.Equal(ChangeReason.Bootstrap, bootstrap.History!.Reason);
+        Assert.Equal(1, bootstrap.View.Generation);
+
+        Assert.Contains("waiting for node2 to initialise", scenario.Step().Reason, StringComparison.Ordinal);
+        scenario.Primary(100, "0/1000000", id: "node2");
+        var record = Assert.IsType<RecordBootstrap>(scenario.Step().Command);
+        Assert.Equal(new RecordBootstrap("node2", SystemId), record);
+        Assert.Equal(SystemId, scenario.State.Bootstrap!.SystemIdentifier);
+    }
+}
