@@ -14,6 +14,7 @@ internal sealed class LeaderDuties(MonotonicClock clock)
     private ReportTable _reports = ReportTable.Empty;
     private LeaseTable _leases = LeaseTable.StartTerm(TimeSpan.Zero);
     private long _term = -1;
+    private (string NodeId, long Generation)? _revoked;
 
     public MonotonicClock Clock => clock;
 
@@ -27,6 +28,7 @@ internal sealed class LeaderDuties(MonotonicClock clock)
                 _term = term;
                 _reports = ReportTable.Empty;
                 _leases = LeaseTable.StartTerm(clock.Now);
+                _revoked = null;
             }
         }
     }
@@ -39,18 +41,37 @@ internal sealed class LeaderDuties(MonotonicClock clock)
         }
     }
 
-    /// <summary>Records a grant decided at <paramref name="decidedAt"/> in <paramref name="term"/>; false when the term moved on meanwhile.</summary>
-    public bool RecordGrant(long term, string nodeId, TimeSpan decidedAt)
+    /// <summary>
+    /// Records a grant to <paramref name="nodeId"/> at <paramref name="generation"/> decided now in <paramref name="term"/>;
+    /// false (no grant) when the term moved on or the sentinel revoked that primary's leases.
+    /// </summary>
+    public bool RecordGrant(long term, string nodeId, long generation)
     {
         lock (_gate)
         {
-            if (_term != term)
+            if (_term != term || _revoked == (nodeId, generation))
             {
                 return false;
             }
 
+            var decidedAt = clock.Now;
+
             _leases = _leases.WithGrant(nodeId, decidedAt);
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Before proposing a view that replaces <paramref name="primary"/>: stops all further grants to it at
+    /// <paramref name="generation"/>, then says whether every lease it could hold has run out. Without the revocation a
+    /// grant could slip in between the sentinel's check and the new view being applied.
+    /// </summary>
+    public bool RevokeAndCheckExpired(string primary, long generation, TimeSpan leaseTimeout, TimeSpan driftMargin)
+    {
+        lock (_gate)
+        {
+            _revoked = (primary, generation);
+            return clock.Now >= _leases.ExpiredAt(primary, leaseTimeout, driftMargin);
         }
     }
 

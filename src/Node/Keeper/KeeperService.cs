@@ -1,0 +1,277 @@
+using Microsoft.Extensions.Logging;
+using PgRaft.Node.Cluster;
+using PgRaft.Node.Sentinel;
+using PgRaft.PgControl.Configuration;
+using PgRaft.PgControl.Instance;
+using PgLsn = PgRaft.PgControl.Wal.Lsn;
+
+namespace PgRaft.Node.Keeper;
+
+/// <summary>
+/// Runs one node's keeper: observes the local PostgreSQL, reports it to the leader, and takes the one next step the
+/// <see cref="KeeperPlanner"/> picks toward the committed view. One action at a time; the lease loop runs beside it.
+/// </summary>
+internal sealed class KeeperService(
+    string nodeId,
+    PostgresInstance postgres,
+    Func<ClusterState> state,
+    LeaseKeeper lease,
+    Func<KeeperReport, CancellationToken, Task> report,
+    Func<ClusterCommand, CancellationToken, Task> propose,
+    ILogger<KeeperService> logger)
+{
+    private static readonly TimeSpan SlotCheckInterval = TimeSpan.FromSeconds(2);
+
+    private string? _upstream;
+    private long? _stoppedForSwitchover;
+    private PgLsn? _finalLsn;
+    private string? _lastWait;
+    private DateTime _nextSlotCheck;
+    private PostgresConfiguration? _written;
+
+    /// <summary>The last observation, for the health endpoints.</summary>
+    public LocalPostgres Local { get; private set; } = LocalPostgres.Missing;
+
+    public string? LastError { get; private set; }
+
+    public async Task RunOnceAsync(CancellationToken cancellationToken)
+    {
+        var current = state();
+        var (local, status) = await ObserveAsync(current, cancellationToken);
+        Local = local;
+        try
+        {
+            await report(BuildReport(current, local, status), cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The leader may be changing; the next round reports again.
+        }
+
+        var action = KeeperPlanner.Plan(new KeeperSituation(nodeId, current, local, lease.HoldsLease(current.View.Generation)));
+        if (action is WaitAction wait)
+        {
+            if (wait.Reason != _lastWait)
+            {
+                LogMessages.KeeperWaiting(logger, wait.Reason);
+                _lastWait = wait.Reason;
+            }
+
+            await HousekeepAsync(current, local, cancellationToken);
+            return;
+        }
+
+        _lastWait = null;
+        LogMessages.KeeperActing(logger, action.ToString());
+        try
+        {
+            await ExecuteAsync(action, current, cancellationToken);
+            LastError = null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LastError = $"{action.GetType().Name}: {ex.Message}";
+            LogMessages.KeeperActionFailed(logger, action.GetType().Name, ex.Message, ex);
+        }
+    }
+
+    private async Task<(LocalPostgres Local, PostgresStatus? Status)> ObserveAsync(ClusterState current, CancellationToken cancellationToken)
+    {
+        if (!postgres.IsInitialized)
+        {
+            return (LocalPostgres.Missing, null);
+        }
+
+        if (postgres.IsRunning)
+        {
+            var status = await postgres.ProbeAsync(cancellationToken);
+            if (status.Running)
+            {
+                var role = status.InRecovery == true ? PgRole.Standby : PgRole.Primary;
+                var position = role == PgRole.Primary ? status.FlushLsn : Max(status.ReceiveLsn, status.ReplayLsn);
+                return (new LocalPostgres(true, true, role, status.SystemIdentifier, status.Timeline ?? 0, ToLsn(position), role == PgRole.Standby ? _upstream : null, status.SynchronousStandbyNames ?? ""), status);
+            }
+        }
+
+        var control = await postgres.ReadControlDataAsync(cancellationToken);
+        var stoppedRole = File.Exists(Path.Combine(postgres.DataDirectory, "standby.signal")) ? PgRole.Standby : PgRole.Primary;
+        return (new LocalPostgres(true, false, stoppedRole, control.SystemIdentifier, control.CheckpointTimeline, ToLsn(control.CheckpointLocation), null, ""), null);
+    }
+
+    private KeeperReport BuildReport(ClusterState current, LocalPostgres local, PostgresStatus? status)
+    {
+        var wanted = current.View.PrimarySync;
+        return new KeeperReport
+        {
+            NodeId = nodeId,
+            PostgresRunning = local.Running,
+            Role = local.Role,
+            SystemIdentifier = local.SystemIdentifier,
+            Timeline = local.Timeline,
+            FlushLsn = local.Role == PgRole.Primary ? (_stoppedForSwitchover is not null && _finalLsn is { } final ? ToLsn(final) : local.Position) : null,
+            ReceiveLsn = status is null ? null : ToLsn(status.ReceiveLsn),
+            ReplayLsn = status is null ? null : ToLsn(status.ReplayLsn),
+            Upstream = local.Upstream,
+            AppliedSync = local.Running && local.Role == PgRole.Primary && local.SynchronousStandbyNames == wanted.ToSynchronousStandbyNames() ? wanted : null,
+            AppliedGeneration = current.View.Generation,
+            StoppedForSwitchover = local.Running ? null : _stoppedForSwitchover,
+            Healthy = local.Running && status is { Accepting: true, Error: null },
+            Error = LastError ?? status?.Error,
+        };
+    }
+
+    private async Task ExecuteAsync(KeeperAction action, ClusterState current, CancellationToken cancellationToken)
+    {
+        var generation = current.View.Generation;
+        switch (action)
+        {
+            case InitializeAction:
+                await postgres.InitAsync(cancellationToken);
+                await WriteConfigurationAsync(current, primary: true, cancellationToken);
+                break;
+            case CloneAction clone:
+                await postgres.CloneFromAsync(UpstreamFor(current, clone.Upstream), cancellationToken);
+                _upstream = clone.Upstream;
+                break;
+            case StartPrimaryAction:
+                await WriteConfigurationAsync(current, primary: true, cancellationToken);
+                await postgres.StartAsync(ServerRole.Primary, lease.RemainingUntilFence(generation), current.Bootstrap?.SystemIdentifier, cancellationToken);
+                _stoppedForSwitchover = null;
+                break;
+            case StartStandbyAction start:
+                if (start.Upstream is not null)
+                {
+                    await postgres.FollowAsync(UpstreamFor(current, start.Upstream), cancellationToken);
+                }
+
+                await WriteConfigurationAsync(current, primary: false, cancellationToken);
+                await postgres.StartAsync(ServerRole.Standby, null, current.Bootstrap?.SystemIdentifier, cancellationToken);
+                _upstream = start.Upstream;
+                _stoppedForSwitchover = null;
+                break;
+            case PromoteAction:
+                if (!await postgres.RenewLeaseAsync(lease.RemainingUntilFence(generation), cancellationToken))
+                {
+                    throw new InvalidOperationException("the fencing guard did not take the lease deadline; not promoting");
+                }
+
+                await postgres.PromoteAsync(cancellationToken);
+                _upstream = null;
+                break;
+            case FollowAction follow:
+                await postgres.FollowAsync(UpstreamFor(current, follow.Upstream), cancellationToken);
+                _upstream = follow.Upstream;
+                break;
+            case FenceAction:
+                lease.Release();
+                await postgres.FenceAsync(cancellationToken);
+                break;
+            case RewindAction rewind:
+                var outcome = await postgres.RewindOrCloneAsync(UpstreamFor(current, rewind.Source), null, cancellationToken);
+                LogMessages.KeeperActing(logger, $"rewind from {rewind.Source}: {outcome.Action}{(outcome.AsidePath is null ? "" : $", old data kept at {outcome.AsidePath}")}");
+                _upstream = rewind.Source;
+                break;
+            case ApplySyncAction:
+                await WriteConfigurationAsync(current, primary: true, cancellationToken);
+                break;
+            case StopForSwitchoverAction stop:
+                await postgres.StopAsync(StopMode.Fast, cancellationToken);
+                lease.Release();
+                var control = await postgres.ReadControlDataAsync(cancellationToken);
+                _finalLsn = control.CheckpointLocation;
+                _stoppedForSwitchover = stop.Generation;
+                break;
+            default:
+                throw new InvalidOperationException($"the keeper cannot execute {action.GetType().Name}");
+        }
+    }
+
+    /// <summary>Work that keeps a converged node converged: replication slots on the primary, parameter changes.</summary>
+    private async Task HousekeepAsync(ClusterState current, LocalPostgres local, CancellationToken cancellationToken)
+    {
+        if (!local.Running)
+        {
+            return;
+        }
+
+        var isPrimary = local.Role == PgRole.Primary && current.View.Primary == nodeId;
+        await WriteConfigurationAsync(current, isPrimary, cancellationToken);
+        if (isPrimary && DateTime.UtcNow >= _nextSlotCheck)
+        {
+            _nextSlotCheck = DateTime.UtcNow + SlotCheckInterval;
+            await EnsureSlotsAsync(current, cancellationToken);
+            await RunPostBootstrapAsync(current, cancellationToken);
+        }
+    }
+
+    private async Task EnsureSlotsAsync(ClusterState current, CancellationToken cancellationToken)
+    {
+        var wanted = current.Members.Keys.Where(id => id != nodeId).Select(PostgresInstance.SlotNameFor).ToHashSet(StringComparer.Ordinal);
+        var existing = await postgres.ListSlotsAsync(cancellationToken);
+        foreach (var slot in wanted.Except(existing.Select(s => s.Name)))
+        {
+            await postgres.CreateSlotAsync(slot, cancellationToken);
+        }
+
+        foreach (var slot in existing.Where(s => !wanted.Contains(s.Name) && !s.Active))
+        {
+            await postgres.DropSlotAsync(slot.Name, cancellationToken);
+        }
+    }
+
+    private async Task RunPostBootstrapAsync(ClusterState current, CancellationToken cancellationToken)
+    {
+        if (current.Bootstrap is { PostBootstrapScriptDone: false } bootstrap && bootstrap.NodeId == nodeId)
+        {
+            await propose(new RecordPostBootstrapScriptDone(nodeId), cancellationToken);
+        }
+    }
+
+    private async Task WriteConfigurationAsync(ClusterState current, bool primary, CancellationToken cancellationToken)
+    {
+        var configuration = new PostgresConfiguration
+        {
+            Parameters = current.Spec.PostgresParameters,
+            SynchronousStandbyNames = primary ? current.View.PrimarySync.ToSynchronousStandbyNames() : "",
+            MemberAddresses = current.Members.Values.Select(m => HostOf(m.PostgresAddress)).Distinct(StringComparer.Ordinal).ToList(),
+            ExtraHbaLines = current.Spec.ExtraHbaLines,
+        };
+        if (_written is not null && SameConfiguration(_written, configuration))
+        {
+            return;
+        }
+
+        var change = await postgres.WriteConfigurationAsync(configuration, cancellationToken);
+        _written = configuration;
+        if (postgres.IsRunning && change.ReloadNeeded)
+        {
+            await postgres.ReloadAsync(cancellationToken);
+        }
+    }
+
+    private static bool SameConfiguration(PostgresConfiguration a, PostgresConfiguration b) =>
+        a.SynchronousStandbyNames == b.SynchronousStandbyNames
+        && a.Parameters.Count == b.Parameters.Count && a.Parameters.All(p => b.Parameters.TryGetValue(p.Key, out var v) && v == p.Value)
+        && a.MemberAddresses.SequenceEqual(b.MemberAddresses) && a.ExtraHbaLines.SequenceEqual(b.ExtraHbaLines);
+
+    private UpstreamServer UpstreamFor(ClusterState current, string upstreamId)
+    {
+        if (!current.Members.TryGetValue(upstreamId, out var member))
+        {
+            throw new InvalidOperationException($"{upstreamId} is not a registered member, so its PostgreSQL address is unknown");
+        }
+
+        var colon = member.PostgresAddress.LastIndexOf(':');
+        return new UpstreamServer(HostOf(member.PostgresAddress), int.Parse(member.PostgresAddress[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture), PostgresInstance.SlotNameFor(nodeId));
+    }
+
+    private static string HostOf(string address)
+    {
+        var host = address[..address.LastIndexOf(':')];
+        return host.StartsWith('[') ? host[1..^1] : host;
+    }
+
+    private static Lsn? ToLsn(PgLsn? lsn) => lsn is { } value ? new Lsn(value.Value) : null;
+
+    private static PgLsn? Max(PgLsn? a, PgLsn? b) => a is null ? b : b is null ? a : (a.Value.Value >= b.Value.Value ? a : b);
+}
