@@ -1,0 +1,358 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PgRaft.Proxy.Forwarding;
+using PgRaft.Proxy.Metrics;
+using PgRaft.Proxy.Routing;
+
+namespace PgRaft.Proxy.Listening;
+
+/// <summary>
+/// Accepts clients on one port and forwards each to the target its routing source names now.
+/// When the routing changes, connections whose target is no longer valid are closed at once.
+/// </summary>
+internal sealed class ProxyListener : IAsyncDisposable
+{
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly ProxyListenerOptions _options;
+    private readonly IProxyRoutingSource _routing;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly IForwarder _forwarder;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _gate = new();
+    private readonly HashSet<ProxyConnection> _connections = [];
+    private readonly Dictionary<ProxyEndpoint, int> _connectionsPerTarget = [];
+    private Socket? _listenSocket;
+    private Task _acceptLoop = Task.CompletedTask;
+    private Task _watchLoop = Task.CompletedTask;
+    private int _clients;
+    private int _handlers;
+    private int _rotation;
+
+    public ProxyListener(ProxyListenerOptions options, IProxyRoutingSource routing, ILogger? logger = null, TimeProvider? time = null)
+    {
+        options.Validate();
+        _options = options;
+        _routing = routing;
+        _logger = logger ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
+        _forwarder = ForwarderFactory.Create(options, _logger);
+    }
+
+    public ProxyCounters Counters { get; } = new();
+
+    /// <summary>The bound address (useful when listening on port 0).</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)(_listenSocket?.LocalEndPoint ?? throw new InvalidOperationException("The proxy listener has not been started."));
+
+    /// <summary>Binds the port (throwing if it is taken) and starts accepting.</summary>
+    public void Start()
+    {
+        if (_listenSocket is not null)
+        {
+            throw new InvalidOperationException("The proxy listener is already started.");
+        }
+
+        var socket = new Socket(_options.Listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(_options.Listen);
+            socket.Listen(_options.Backlog);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new InvalidOperationException($"The {_options.Role} proxy cannot listen on {_options.Listen}: {e.Message}. Choose a free port or stop what holds it.", e);
+        }
+
+        _listenSocket = socket;
+        LogMessages.ProxyListening(_logger, _options.Role, LocalEndPoint, _options.Forwarding);
+        _watchLoop = WatchRoutingAsync(_stopping.Token);
+        _acceptLoop = AcceptLoopAsync(socket, _stopping.Token);
+    }
+
+    /// <summary>Stops accepting, closes every connection and waits for the handlers to finish.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync();
+        _listenSocket?.Dispose();
+        await _acceptLoop;
+        await _watchLoop;
+        foreach (var connection in SnapshotConnections())
+        {
+            connection.Close();
+        }
+
+        var start = _time.GetTimestamp();
+        while (Volatile.Read(ref _handlers) > 0 && _time.GetElapsedTime(start) < DrainTimeout)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(10), _time, cancellationToken);
+        }
+
+        LogMessages.ProxyStopped(_logger, _options.Role, Counters.Total);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None);
+        _stopping.Dispose();
+    }
+
+    private async Task AcceptLoopAsync(Socket listenSocket, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listenSocket.AcceptAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                // EMFILE and friends: keep serving the connections we have, try again shortly.
+                LogMessages.AcceptFailed(_logger, _options.Role, e.SocketErrorCode, e);
+                await Task.Delay(TimeSpan.FromMilliseconds(50), _time, CancellationToken.None);
+                continue;
+            }
+
+            Interlocked.Increment(ref _handlers);
+            _ = HandleClientAsync(client, cancellationToken);
+        }
+    }
+
+    private async Task HandleClientAsync(Socket client, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (Interlocked.Increment(ref _clients) > _options.MaxConnections)
+            {
+                Counters.AddRefused();
+                LogMessages.RefusedAtLimit(_logger, _options.Role, client.RemoteEndPoint, _options.MaxConnections);
+                client.Dispose();
+                return;
+            }
+
+            await ServeAsync(client, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            LogMessages.ClientFailed(_logger, _options.Role, e);
+            client.Dispose();
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _clients);
+            Interlocked.Decrement(ref _handlers);
+        }
+    }
+
+    private async Task ServeAsync(Socket client, CancellationToken cancellationToken)
+    {
+        SocketTuning.Apply(client, _options);
+        var route = await WaitForRouteAsync(cancellationToken);
+        if (route is not { } chosen)
+        {
+            Counters.AddHoldTimeout();
+            LogMessages.NoTargetInTime(_logger, _options.Role, client.RemoteEndPoint, _options.HoldTimeout);
+            client.Dispose();
+            return;
+        }
+
+        var backend = await ConnectAsync(chosen.Target, cancellationToken);
+        if (backend is null)
+        {
+            Release(chosen.Target);
+            Counters.AddConnectFailure();
+            client.Dispose();
+            return;
+        }
+
+        var connection = new ProxyConnection(client, backend, chosen, _forwarder, Counters);
+        Counters.ConnectionOpened();
+        lock (_gate)
+        {
+            _connections.Add(connection);
+        }
+
+        try
+        {
+            // The routing may have changed after the choice but before the watcher could see this
+            // connection: check again now that it is registered.
+            if (!TargetSelection.MayStay(_options.Role, _routing.Current, chosen))
+            {
+                Counters.AddCut(1);
+                connection.Close();
+            }
+
+            await connection.RunAsync();
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _connections.Remove(connection);
+            }
+
+            Release(chosen.Target);
+            Counters.ConnectionClosed();
+        }
+    }
+
+    /// <summary>The route for a new client; waits up to the hold timeout for one. The route's target is reserved (counted).</summary>
+    private async Task<ProxyRoute?> WaitForRouteAsync(CancellationToken cancellationToken)
+    {
+        var start = _time.GetTimestamp();
+        var held = false;
+        while (true)
+        {
+            var snapshot = _routing.Current;
+            var route = ChooseAndReserve(snapshot);
+            if (route is not null)
+            {
+                return route;
+            }
+
+            if (!held)
+            {
+                held = true;
+                Counters.AddHeld();
+            }
+
+            var remaining = _options.HoldTimeout - _time.GetElapsedTime(start);
+            if (remaining <= TimeSpan.Zero)
+            {
+                return null;
+            }
+
+            try
+            {
+                await _routing.WaitForChangeAsync(snapshot.Version, cancellationToken).WaitAsync(remaining, _time, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                return null;
+            }
+        }
+    }
+
+    private ProxyRoute? ChooseAndReserve(ProxyRoutingSnapshot snapshot)
+    {
+        lock (_gate)
+        {
+            var route = TargetSelection.Choose(_options.Role, snapshot, _options.MaxReplicaLagBytes, ConnectionsTo, _rotation++);
+            if (route is { } chosen)
+            {
+                _connectionsPerTarget[chosen.Target] = ConnectionsTo(chosen.Target) + 1;
+            }
+
+            return route;
+        }
+    }
+
+    private int ConnectionsTo(ProxyEndpoint target) => _connectionsPerTarget.GetValueOrDefault(target);
+
+    private void Release(ProxyEndpoint target)
+    {
+        lock (_gate)
+        {
+            var remaining = ConnectionsTo(target) - 1;
+            if (remaining > 0)
+            {
+                _connectionsPerTarget[target] = remaining;
+            }
+            else
+            {
+                _connectionsPerTarget.Remove(target);
+            }
+        }
+    }
+
+    private async Task<Socket?> ConnectAsync(ProxyEndpoint target, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.ConnectTimeout);
+        Socket? backend = null;
+        try
+        {
+            var address = await target.ResolveAsync(timeout.Token);
+            backend = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            SocketTuning.Apply(backend, _options);
+            await backend.ConnectAsync(address, timeout.Token);
+            return backend;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or InvalidOperationException)
+        {
+            backend?.Dispose();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return null;
+            }
+
+            LogMessages.BackendConnectFailed(_logger, _options.Role, target, e.Message);
+            return null;
+        }
+    }
+
+    private async Task WatchRoutingAsync(CancellationToken cancellationToken)
+    {
+        var known = _routing.Current.Version;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _routing.WaitForChangeAsync(known, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            var snapshot = _routing.Current;
+            known = snapshot.Version;
+            List<ProxyConnection>? invalid = null;
+            lock (_gate)
+            {
+                foreach (var connection in _connections)
+                {
+                    if (!connection.IsClosed && !TargetSelection.MayStay(_options.Role, snapshot, connection.Route))
+                    {
+                        (invalid ??= []).Add(connection);
+                    }
+                }
+            }
+
+            if (invalid is null)
+            {
+                continue;
+            }
+
+            foreach (var connection in invalid)
+            {
+                connection.Close();
+            }
+
+            Counters.AddCut(invalid.Count);
+            LogMessages.ConnectionsCut(_logger, _options.Role, invalid.Count, snapshot.Version);
+        }
+    }
+
+    private ProxyConnection[] SnapshotConnections()
+    {
+        lock (_gate)
+        {
+            return [.. _connections];
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using System.Net;
+using PgRaft.Proxy.Forwarding;
+
+namespace PgRaft.Proxy.Listening;
+
+/// <summary>Which servers a listener forwards to.</summary>
+internal enum ProxyRole
+{
+    /// <summary>The primary, while this node is in contact with a majority.</summary>
+    ReadWrite,
+
+    /// <summary>Healthy standbys within the lag limit, fewest connections first; the primary as a fallback when allowed.</summary>
+    ReadOnly,
+}
+
+/// <summary>Settings of one proxy listener.</summary>
+internal sealed class ProxyListenerOptions
+{
+    public required ProxyRole Role { get; init; }
+
+    /// <summary>Address and port to accept clients on.</summary>
+    public required IPEndPoint Listen { get; init; }
+
+    /// <summary>Client connections (forwarded or held) beyond this are refused: accepted, logged and closed.</summary>
+    public int MaxConnections { get; init; } = 1000;
+
+    /// <summary>How long a connect to the backend may take before the client is closed.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a new client waits for a target to appear (proxyHoldTimeout) before it is closed.</summary>
+    public TimeSpan HoldTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Read-only port: standbys lagging more than this many bytes get no new connections.</summary>
+    public long MaxReplicaLagBytes { get; init; } = 16L * 1024 * 1024;
+
+    /// <summary>How bytes are copied between the two sockets.</summary>
+    public ForwardingMode Forwarding { get; init; } = ForwardingMode.Pooled;
+
+    /// <summary>Bytes per direction per connection (pooled mode), or pipe size (splice mode).</summary>
+    public int BufferSize { get; init; } = 64 * 1024;
+
+    /// <summary>TCP keepalive on both sockets: idle time before the first probe.</summary>
+    public TimeSpan KeepAliveIdle { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>TCP keepalive: time between probes.</summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>TCP keepalive: unanswered probes before the connection is dropped.</summary>
+    public int KeepAliveCount { get; init; } = 3;
+
+    public int Backlog { get; init; } = 512;
+
+    /// <summary>Throws an exception naming the first bad setting and how to fix it.</summary>
+    public void Validate()
+    {
+        Require(MaxConnections > 0, nameof(MaxConnections), "must be at least 1");
+        Require(ConnectTimeout > TimeSpan.Zero, nameof(ConnectTimeout), "must be positive");
+        Require(HoldTimeout >= TimeSpan.Zero, nameof(HoldTimeout), "must be zero (refuse at once) or positive");
+        Require(MaxReplicaLagBytes >= 0, nameof(MaxReplicaLagBytes), "must be zero or positive");
+        Require(BufferSize is >= 4096 and <= 16 * 1024 * 1024, nameof(BufferSize), "must be between 4096 and 16777216 bytes");
+        Require(KeepAliveIdle >= TimeSpan.FromSeconds(1), nameof(KeepAliveIdle), "must be at least 1 s");
+        Require(KeepAliveInterval >= TimeSpan.FromSeconds(1), nameof(KeepAliveInterval), "must be at least 1 s");
+        Require(KeepAliveCount >= 1, nameof(KeepAliveCount), "must be at least 1");
+        Require(Backlog >= 1, nameof(Backlog), "must be at least 1");
+    }
+
+    private static void Require(bool condition, string setting, string rule)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException($"Proxy setting {setting} {rule}.", setting);
+        }
+    }
+}

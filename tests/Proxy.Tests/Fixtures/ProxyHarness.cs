@@ -1,0 +1,64 @@
+using System.Net;
+using PgRaft.Proxy.Forwarding;
+using PgRaft.Proxy.Listening;
+using PgRaft.Proxy.Routing;
+
+namespace PgRaft.Proxy.Tests.Fixtures;
+
+/// <summary>A real proxy listener on a test port, fed by a publisher the test controls.</summary>
+internal sealed class ProxyHarness : IAsyncDisposable
+{
+    private ProxyHarness(ProxyRoutingPublisher routing, ProxyListener listener)
+    {
+        Routing = routing;
+        Listener = listener;
+    }
+
+    public ProxyRoutingPublisher Routing { get; }
+
+    public ProxyListener Listener { get; }
+
+    public int Port => Listener.LocalEndPoint.Port;
+
+    public static ProxyHarness Start(
+        ProxyRoutingSnapshot initial,
+        ProxyRole role = ProxyRole.ReadWrite,
+        ForwardingMode mode = ForwardingMode.Pooled,
+        TimeSpan? holdTimeout = null,
+        int maxConnections = 100,
+        long maxReplicaLagBytes = 1024 * 1024)
+    {
+        var routing = new ProxyRoutingPublisher(initial);
+        for (var attempt = 0; ; attempt++)
+        {
+            var listener = new ProxyListener(
+                new ProxyListenerOptions
+                {
+                    Role = role,
+                    Listen = new IPEndPoint(IPAddress.Loopback, TestPorts.Next()),
+                    Forwarding = mode,
+                    HoldTimeout = holdTimeout ?? TimeSpan.FromSeconds(5),
+                    MaxConnections = maxConnections,
+                    MaxReplicaLagBytes = maxReplicaLagBytes,
+                    ConnectTimeout = TimeSpan.FromSeconds(3),
+                },
+                routing);
+            try
+            {
+                listener.Start();
+                return new ProxyHarness(routing, listener);
+            }
+            catch (InvalidOperationException) when (attempt < 5)
+            {
+                // The port was taken between the check and the bind: try another.
+            }
+        }
+    }
+
+    public static ProxyRoutingSnapshot PrimaryAt(int port) => new(new ProxyEndpoint("127.0.0.1", port), true, [], false);
+
+    public static StandbyCandidate Standby(int port, long lag = 0, bool healthy = true, bool noLoadBalance = false) =>
+        new($"standby-{port}", new ProxyEndpoint("127.0.0.1", port), healthy, lag, noLoadBalance);
+
+    public ValueTask DisposeAsync() => Listener.DisposeAsync();
+}
