@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using PgRaft.Node.Cluster;
 using PgRaft.Node.Sentinel;
+using PgRaft.Raft.Hosting;
 
 namespace PgRaft.Node.Api;
 
@@ -112,7 +113,7 @@ internal sealed class ApiServer : IAsyncDisposable
             }
             catch (NotLeaderException ex)
             {
-                await Error(context, StatusCodes.Status421MisdirectedRequest, ex.Leader, ex.Message, cancellationToken);
+                await Error(context, StatusCodes.Status421MisdirectedRequest, ex.LeaderId, ex.Message, cancellationToken);
             }
         });
     }

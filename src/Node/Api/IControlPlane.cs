@@ -4,7 +4,7 @@ using PgRaft.Node.Sentinel;
 
 namespace PgRaft.Node.Api;
 
-/// <summary>What the HTTP API asks of the running node. Leader-only calls throw <see cref="NotLeaderException"/> elsewhere.</summary>
+/// <summary>What the HTTP API asks of the running node. Leader-only calls throw <see cref="PgRaft.Raft.Hosting.NotLeaderException"/> elsewhere.</summary>
 internal interface IControlPlane
 {
     Task<ReportAck> AcceptReportAsync(KeeperReport report, CancellationToken cancellationToken);
@@ -16,11 +16,4 @@ internal interface IControlPlane
     LocalHealth Health { get; }
 
     ClusterState ClusterState { get; }
-}
-
-/// <summary>This node does not lead Raft; <see cref="Leader"/> names the one it believes does.</summary>
-internal sealed class NotLeaderException(string? leader)
-    : Exception(leader is null ? "no Raft leader is known right now; retry shortly" : $"this node is not the Raft leader; {leader} is")
-{
-    public string? Leader { get; } = leader;
 }

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization.Metadata;
 using PgRaft.Node.Cluster;
 using PgRaft.Node.Lease;
 using PgRaft.Node.Sentinel;
+using PgRaft.Raft.Hosting;
 
 namespace PgRaft.Node.Api;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using PgRaft.Node.Configuration;
+using PgRaft.Node.Hosting;
 
 namespace PgRaft.Node.Cli;
 
@@ -9,6 +10,7 @@ internal static class PgRaftCommandLine
     public static RootCommand Build()
     {
         var root = new RootCommand("PgRaft keeps PostgreSQL available: run `pgraft run` on every node.");
+        root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(CheckConfigCommand());
         return root;
     }
@@ -23,6 +25,28 @@ internal static class PgRaftCommandLine
         Description = "override one setting, e.g. --set Raft:Advertise=10.0.0.1:7432 (repeatable)",
         AllowMultipleArgumentsPerToken = false,
     };
+
+    private static Command RunCommand()
+    {
+        var config = ConfigOption();
+        var set = SetOption();
+        var command = new Command("run", "run this node: Raft member, keeper of the local PostgreSQL, proxy and HTTP API");
+        command.Options.Add(config);
+        command.Options.Add(set);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (!TryLoad(parse.GetValue(config), parse.GetValue(set) ?? [], parse.InvocationConfiguration.Error, out var options))
+            {
+                return ConfigurationException.ExitCode;
+            }
+
+            using var loggers = NodeLogging.Create(options.NodeId, options.Logging);
+            await using var runtime = new NodeRuntime(options, loggers, TimeProvider.System);
+            await runtime.RunAsync(cancellationToken);
+            return 0;
+        });
+        return command;
+    }
 
     private static Command CheckConfigCommand()
     {

@@ -23,14 +23,17 @@ internal sealed class NodeOptions
 
     public ListenerOptions Api { get; set; } = new() { Bind = "0.0.0.0:8008" };
 
-    public ProxyListenerOptions Proxy { get; set; } = new();
+    public ProxyConfig Proxy { get; set; } = new();
 
-    public PostgresOptions Postgres { get; set; } = new();
+    public PostgresConfig Postgres { get; set; } = new();
 
     /// <summary>The cluster's initial voters (this node included): used once, to bootstrap a new cluster.</summary>
     public List<PeerOptions> Peers { get; set; } = [];
 
     public BootstrapOptions Bootstrap { get; set; } = new();
+
+    /// <summary>This node's tags, as Patroni names them: nofailover, noloadbalance, nosync, priority, replicatefrom.</summary>
+    public TagOptions Tags { get; set; } = new();
 
     public LoggingOptions Logging { get; set; } = new();
 }
@@ -44,7 +47,7 @@ internal sealed class ListenerOptions
     public string? Advertise { get; set; }
 }
 
-internal sealed class ProxyListenerOptions
+internal sealed class ProxyConfig
 {
     public string ReadWriteBind { get; set; } = "0.0.0.0:5432";
 
@@ -56,7 +59,7 @@ internal sealed class ProxyListenerOptions
     public int MaxClientConnections { get; set; } = 1000;
 }
 
-internal sealed class PostgresOptions
+internal sealed class PostgresConfig
 {
     /// <summary>Where PostgreSQL listens (host:port); the proxy, not clients, is its usual caller.</summary>
     public string Bind { get; set; } = "0.0.0.0:5433";
@@ -115,4 +118,31 @@ internal sealed class LoggingOptions
 
     /// <summary>A log file besides the console; none when empty.</summary>
     public string? File { get; set; }
+}
+
+internal sealed class TagOptions
+{
+    /// <summary>Never promote this node.</summary>
+    public bool NoFailover { get; set; }
+
+    /// <summary>Never send read-only clients to this node.</summary>
+    public bool NoLoadBalance { get; set; }
+
+    /// <summary>Never make this node a synchronous standby.</summary>
+    public bool NoSync { get; set; }
+
+    /// <summary>Among equally advanced candidates, the higher priority is promoted.</summary>
+    public int Priority { get; set; }
+
+    /// <summary>Stream from this member instead of the primary (cascading replication).</summary>
+    public string? ReplicateFrom { get; set; }
+
+    public Cluster.MemberTags ToMemberTags() => new()
+    {
+        NoFailover = NoFailover,
+        NoLoadBalance = NoLoadBalance,
+        NoSync = NoSync,
+        Priority = Priority,
+        ReplicateFrom = string.IsNullOrEmpty(ReplicateFrom) ? null : ReplicateFrom,
+    };
 }

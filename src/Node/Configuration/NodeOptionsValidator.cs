@@ -226,7 +226,7 @@ internal static partial class NodeOptionsValidator
 
     }
 
-    private static void ValidatePostgres(PostgresOptions postgres, List<string> problems)
+    private static void ValidatePostgres(PostgresConfig postgres, List<string> problems)
     {
         if (postgres.BinDir is not null && !File.Exists(Path.Combine(postgres.BinDir, "postgres")))
         {

@@ -1,0 +1,294 @@
+using PgRaft.Node.Api;
+using PgRaft.Node.Cluster;
+using PgRaft.Node.Lease;
+using PgRaft.Node.Sentinel;
+using PgRaft.Raft.Core;
+using PgRaft.Raft.Hosting;
+
+namespace PgRaft.Node.Hosting;
+
+internal sealed partial class NodeRuntime
+{
+    private string? _lastSentinelReason;
+    private string? _lastLeaseRefusal;
+    private TimeSpan _nextTransferAttempt;
+
+    /// <summary>The leader's API address, or null when no leader is known or it has not registered yet.</summary>
+    private string? LeaderApiAddress(out bool isSelf)
+    {
+        var leader = _raft.LeaderId;
+        isSelf = leader == _options.NodeId;
+        return leader is not null && _stateMachine.Current.Members.TryGetValue(leader, out var member) ? member.ApiAddress : null;
+    }
+
+    private async Task SendReportAsync(KeeperReport report, CancellationToken cancellationToken)
+    {
+        var address = LeaderApiAddress(out var isSelf);
+        if (isSelf)
+        {
+            _health = (await AcceptReportAsync(report, cancellationToken)).Nodes;
+        }
+        else if (address is not null)
+        {
+            _health = (await _leaderClient.ReportAsync(address, report, RemoteCallTimeout, cancellationToken)).Nodes;
+        }
+    }
+
+    private async Task ProposeThroughLeaderAsync(ClusterCommand command, CancellationToken cancellationToken)
+    {
+        var address = LeaderApiAddress(out var isSelf);
+        if (isSelf)
+        {
+            await ProposeLocallyAsync(command, cancellationToken);
+        }
+        else if (address is not null)
+        {
+            await _leaderClient.ProposeAsync(address, command, TimeSpan.FromSeconds(3), cancellationToken);
+        }
+        else
+        {
+            throw new NotLeaderException(_raft.LeaderId, "cannot forward the proposal:");
+        }
+    }
+
+    private async Task<CommandResult> ProposeLocallyAsync(ClusterCommand command, CancellationToken cancellationToken)
+    {
+        var result = await _raft.ProposeAsync(CommandCodec.Encode(command), cancellationToken);
+        return result as CommandResult ?? CommandResult.Ignored("no result");
+    }
+
+    // ---- keeper side of the lease ------------------------------------------------------------------------------
+
+    private async Task RenewLeaseOnceAsync(CancellationToken cancellationToken)
+    {
+        var state = _stateMachine.Current;
+        _lease.Reconfigure(state.Spec.LeaseTimeout, state.Spec.FenceMargin);
+        if (state.View.Primary != _options.NodeId || !_lease.Holder.ShouldRenew(_clock.Now))
+        {
+            return;
+        }
+
+        var generation = state.View.Generation;
+        var request = new LeaseRequest(_options.NodeId, generation);
+        var address = LeaderApiAddress(out var isSelf);
+        if (address is null && !isSelf)
+        {
+            return;
+        }
+
+        var t0 = _lease.Requesting();
+        LeaseResponse response;
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(_lease.Holder.RenewInterval);
+            response = isSelf
+                ? await GrantLeaseAsync(request, deadline.Token)
+                : await _leaderClient.RenewLeaseAsync(address!, request, _lease.Holder.RenewInterval, deadline.Token);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogMessages.LeaderUnreachable(_logger, _raft.LeaderId, "lease", ex.Message);
+            return;
+        }
+
+        if (!response.Granted)
+        {
+            if (response.Reason != _lastLeaseRefusal)
+            {
+                LogMessages.LeaseRefused(_logger, generation, response.Reason);
+                _lastLeaseRefusal = response.Reason;
+            }
+
+            return;
+        }
+
+        var hadLease = _lease.HoldsLease(generation);
+        _lease.Granted(t0, generation);
+        _lastLeaseRefusal = null;
+        var remaining = _lease.RemainingUntilFence(generation);
+        if (!hadLease)
+        {
+            LogMessages.LeaseAcquired(_logger, generation, (long)remaining.TotalMilliseconds);
+        }
+
+        if (remaining > TimeSpan.Zero && _postgres.IsRunning)
+        {
+            await _postgres.RenewLeaseAsync(remaining, cancellationToken);
+        }
+    }
+
+    // ---- leader side ---------------------------------------------------------------------------------------------
+
+    private Task<ReportAck> AcceptReportAsync(KeeperReport report, CancellationToken cancellationToken)
+    {
+        var term = RequireLeader();
+        _duties.EnsureTerm(term);
+        _duties.Accept(report);
+        var (reports, _) = _duties.Snapshot();
+        var now = _clock.Now;
+        var primaryPosition = _stateMachine.Current.View.Primary is { } primary ? reports.Latest(primary)?.Position : null;
+        var nodes = reports.Nodes.Values
+            .Select(r => r.Latest)
+            .Select(r => new NodeHealth(
+                r.NodeId,
+                r.PostgresRunning && now - r.ReceivedAt < _stateMachine.Current.Spec.FailTimeout,
+                r.Role,
+                r.Healthy,
+                primaryPosition is { } p && r.Position is { } position ? (long)p.BytesAhead(position) : (r.Role == PgRole.Primary ? 0 : long.MaxValue),
+                r.Position,
+                (now - r.ReceivedAt).TotalSeconds))
+            .ToList();
+        return Task.FromResult(new ReportAck(_options.NodeId, nodes));
+    }
+
+    private async Task<LeaseResponse> GrantLeaseAsync(LeaseRequest request, CancellationToken cancellationToken)
+    {
+        var term = RequireLeader();
+        _duties.EnsureTerm(term);
+        bool stillLeader;
+        try
+        {
+            await _raft.ReadIndexAsync(cancellationToken);
+            stillLeader = _raft.IsLeader && _raft.Term == term;
+        }
+        catch (NotLeaderException)
+        {
+            stillLeader = false;
+        }
+
+        var decision = LeaseGrantRule.Decide(request, stillLeader, _stateMachine.Current);
+        if (decision.Granted && !_duties.RecordGrant(term, request.NodeId, request.Generation))
+        {
+            return new LeaseResponse(false, "a failover away from this primary is under way");
+        }
+
+        return new LeaseResponse(decision.Granted, decision.Reason);
+    }
+
+    private long RequireLeader()
+    {
+        var soft = _raft.SoftState;
+        return soft.Role == RaftRole.Leader ? soft.Term : throw new NotLeaderException(soft.Leader);
+    }
+
+    private async Task SentinelOnceAsync(CancellationToken cancellationToken)
+    {
+        var soft = _raft.SoftState;
+        if (soft.Role != RaftRole.Leader)
+        {
+            _lastSentinelReason = null;
+            return;
+        }
+
+        _duties.EnsureTerm(soft.Term);
+        var state = _stateMachine.Current;
+        var (reports, leases) = _duties.Snapshot();
+        var decision = SentinelRules.Decide(new SentinelInput(state, reports, _clock.Now, leases, _time.GetUtcNow()));
+        if (decision.Command is null)
+        {
+            if (decision.Reason != _lastSentinelReason)
+            {
+                LogMessages.SentinelStatusChanged(_logger, decision.Status.ToString(), decision.Reason);
+                _lastSentinelReason = decision.Reason;
+            }
+
+            await HandLeadershipAwayFromPrimaryAsync(state, reports, cancellationToken);
+            return;
+        }
+
+        if (decision.Command is ChangeView change && state.View.Primary is { } oldPrimary && change.View.Primary != oldPrimary
+            && !_duties.RevokeAndCheckExpired(oldPrimary, state.View.Generation, state.Spec.LeaseTimeout, state.Spec.DriftMargin))
+        {
+            return;
+        }
+
+        _lastSentinelReason = null;
+        LogMessages.SentinelProposes(_logger, decision.Command.GetType().Name, decision.Reason);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(2));
+        await ProposeLocallyAsync(decision.Command, deadline.Token);
+    }
+
+    /// <summary>DESIGN §7: the Raft leader should not run on the primary's node, so losing that node costs no election.</summary>
+    private async Task HandLeadershipAwayFromPrimaryAsync(ClusterState state, ReportTable reports, CancellationToken cancellationToken)
+    {
+        if (state.View.Primary != _options.NodeId || _clock.Now < _nextTransferAttempt)
+        {
+            return;
+        }
+
+        var target = _raft.Membership.Voters
+            .Where(v => v != _options.NodeId)
+            .Select(v => reports.Latest(v))
+            .Where(r => r is { IsHealthyStandby: true } && _clock.Now - r.ReceivedAt < state.Spec.FailTimeout)
+            .OrderByDescending(r => r!.Position)
+            .FirstOrDefault();
+        if (target is null)
+        {
+            return;
+        }
+
+        _nextTransferAttempt = _clock.Now + TimeSpan.FromSeconds(5);
+        LogMessages.TransferringLeadershipAwayFromPrimary(_logger, target.NodeId);
+        await _raft.TransferLeadershipAsync(target.NodeId, cancellationToken);
+    }
+
+    // ---- membership and routing ----------------------------------------------------------------------------------
+
+    private async Task RegisterOnceAsync(CancellationToken cancellationToken)
+    {
+        var state = _stateMachine.Current;
+        if (state.Members.TryGetValue(_options.NodeId, out var registered) && registered.Equals(_self))
+        {
+            return;
+        }
+
+        if (_raft.LeaderId is null)
+        {
+            return;
+        }
+
+        LogMessages.RegisteringMember(_logger, $"{_self.NodeId} raft {_self.RaftAddress}, postgres {_self.PostgresAddress}, proxy {_self.ProxyAddress}, api {_self.ApiAddress}");
+        ClusterCommand command = registered is null ? new AddMember(_self) : new UpdateMember(_self);
+        await ProposeThroughLeaderAsync(command, cancellationToken);
+    }
+
+    private Task PublishRoutingOnceAsync(CancellationToken cancellationToken)
+    {
+        var next = ProxyRouting.Compute(_stateMachine.Current, _raft.LeaderId is not null, _health);
+        if (!ProxyRouting.SameRouting(next, _routing.Current))
+        {
+            _routing.Publish(next);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private LocalHealth Health()
+    {
+        var state = _stateMachine.Current;
+        var local = _keeper.Local;
+        var holdsLease = _lease.HoldsLease(state.View.Generation);
+        var description = !local.Initialized ? "uninitialized" : local.Running ? "running" : "stopped";
+        return new LocalHealth(_options.NodeId, local.Running, local.Role, holdsLease, state.View.Primary == _options.NodeId, null, description);
+    }
+
+    /// <summary>The API's view of this runtime.</summary>
+    private sealed class ControlPlane(NodeRuntime runtime) : IControlPlane
+    {
+        public Task<ReportAck> AcceptReportAsync(KeeperReport report, CancellationToken cancellationToken) => runtime.AcceptReportAsync(report, cancellationToken);
+
+        public Task<LeaseResponse> GrantLeaseAsync(LeaseRequest request, CancellationToken cancellationToken) => runtime.GrantLeaseAsync(request, cancellationToken);
+
+        public Task<CommandResult> ProposeAsync(ClusterCommand command, CancellationToken cancellationToken)
+        {
+            runtime.RequireLeader();
+            return runtime.ProposeLocallyAsync(command, cancellationToken);
+        }
+
+        public LocalHealth Health => runtime.Health();
+
+        public ClusterState ClusterState => runtime._stateMachine.Current;
+    }
+}

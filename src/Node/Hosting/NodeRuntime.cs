@@ -1,0 +1,235 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using PgRaft.Node.Api;
+using PgRaft.Node.Cluster;
+using PgRaft.Node.Configuration;
+using PgRaft.Node.Keeper;
+using PgRaft.Node.Leader;
+using PgRaft.PgControl.Instance;
+using PgRaft.Proxy.Listening;
+using PgRaft.Proxy.Routing;
+using PgRaft.Raft.Core;
+using PgRaft.Raft.Hosting;
+
+namespace PgRaft.Node.Hosting;
+
+/// <summary>
+/// One running node: Raft host and cluster state machine, keeper, sentinel (while leading), lease, HTTP API and proxy
+/// listeners, composed from <see cref="NodeOptions"/>. <see cref="RunAsync"/> runs until cancelled, then stops cleanly.
+/// </summary>
+internal sealed partial class NodeRuntime : IAsyncDisposable
+{
+    private static readonly TimeSpan KeeperInterval = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan SentinelInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan RemoteCallTimeout = TimeSpan.FromMilliseconds(400);
+
+    private readonly NodeOptions _options;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly MonotonicClock _clock;
+    private readonly ClusterStateMachine _stateMachine;
+    private readonly RaftHost _raft;
+    private readonly PostgresInstance _postgres;
+    private readonly LeaderDuties _duties;
+    private readonly LeaseKeeper _lease;
+    private readonly KeeperService _keeper;
+    private readonly LeaderClient _leaderClient;
+    private readonly ApiServer _api;
+    private readonly ProxyRoutingPublisher _routing = new();
+    private readonly ProxyListener _readWrite;
+    private readonly ProxyListener _readOnly;
+    private readonly Member _self;
+    private volatile IReadOnlyList<NodeHealth>? _health;
+
+    public NodeRuntime(NodeOptions options, ILoggerFactory loggers, TimeProvider time)
+    {
+        _options = options;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger("pgraft");
+        _time = time;
+        _clock = new MonotonicClock(time);
+        var secret = ReadClusterSecret(options);
+        var spec = ClusterSpec.Default;
+
+        _self = new Member(
+            options.NodeId,
+            Advertised(options.Raft.Bind, options.Raft.Advertise),
+            Advertised(options.Postgres.Bind, options.Postgres.Advertise),
+            ProxyAdvertised(options),
+            Advertised(options.Api.Bind, options.Api.Advertise),
+            options.Tags.ToMemberTags());
+
+        _stateMachine = new ClusterStateMachine(loggers.CreateLogger<ClusterStateMachine>());
+        _raft = new RaftHost(
+            new RaftHostOptions
+            {
+                NodeId = options.NodeId,
+                DataDirectory = Path.Combine(options.DataDir, "raft"),
+                BindEndPoint = ToEndPoint(options.Raft.Bind),
+                AdvertisedAddress = _self.RaftAddress,
+                InitialMembers = options.Peers.ToDictionary(p => p.Id, p => p.Raft, StringComparer.Ordinal),
+                ClusterSecret = Encoding.UTF8.GetBytes(secret),
+            },
+            _stateMachine,
+            loggers,
+            time);
+
+        var postgresBind = HostPort(options.Postgres.Bind);
+        _postgres = new PostgresInstance(
+            new PostgresOptions
+            {
+                DataDirectory = Path.Combine(options.DataDir, "postgres"),
+                BinDirectory = options.Postgres.BinDir,
+                Port = postgresBind.Port,
+                ListenAddresses = postgresBind.IsWildcard ? "*" : postgresBind.Host,
+                ConnectHost = postgresBind.IsWildcard ? "127.0.0.1" : postgresBind.Host,
+                OsUser = Environment.IsPrivilegedProcess ? options.Postgres.OsUser : null,
+                Superuser = PostgresCredentials.FromFile(options.Postgres.SuperuserName, options.Postgres.SuperuserPasswordFile!),
+                Replication = PostgresCredentials.FromFile(options.Postgres.ReplicationUser, options.Postgres.ReplicationPasswordFile!),
+                ApplicationName = options.NodeId,
+                GuardCommand = GuardCommand(),
+                LogFile = Path.Combine(options.DataDir, "postgres.log"),
+                InitdbArguments = ["--encoding=UTF8", "--locale=C", .. options.Bootstrap.InitdbArgs],
+            },
+            loggers.CreateLogger<PostgresInstance>());
+
+        _duties = new LeaderDuties(_clock);
+        _lease = new LeaseKeeper(_clock, spec.LeaseTimeout, spec.FenceMargin);
+        var signer = new RequestSigner(secret, time);
+        _leaderClient = new LeaderClient(signer);
+        _keeper = new KeeperService(options.NodeId, _postgres, () => _stateMachine.Current, _lease, SendReportAsync, ProposeThroughLeaderAsync, loggers.CreateLogger<KeeperService>());
+        _api = new ApiServer(ToEndPoint(options.Api.Bind), new ControlPlane(this), signer, loggers);
+
+        _readWrite = new ProxyListener(
+            new ProxyListenerOptions { Role = ProxyRole.ReadWrite, Listen = ToEndPoint(options.Proxy.ReadWriteBind), MaxConnections = options.Proxy.MaxClientConnections, HoldTimeout = spec.ProxyHoldTimeout },
+            _routing,
+            loggers.CreateLogger("PgRaft.Proxy.ReadWrite"),
+            time);
+        _readOnly = new ProxyListener(
+            new ProxyListenerOptions { Role = ProxyRole.ReadOnly, Listen = ToEndPoint(options.Proxy.ReadOnlyBind), MaxConnections = options.Proxy.MaxClientConnections, HoldTimeout = spec.ProxyHoldTimeout, MaxReplicaLagBytes = spec.MaxReplicaLag },
+            _routing,
+            loggers.CreateLogger("PgRaft.Proxy.ReadOnly"),
+            time);
+    }
+
+    public ClusterState State => _stateMachine.Current;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(_options.DataDir);
+        _raft.SoftStateChanged += (_, soft) => LogMessages.RaftRoleChanged(_logger, soft.Role.ToString(), soft.Term, soft.Leader ?? "none");
+        await _raft.StartAsync(cancellationToken);
+        await _api.StartAsync(cancellationToken);
+        _readWrite.Start();
+        _readOnly.Start();
+        LogMessages.NodeStarted(_logger, _options.NodeId, _self.RaftAddress, _self.ApiAddress, _options.Proxy.ReadWriteBind, _options.Proxy.ReadOnlyBind, _self.PostgresAddress);
+
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var loops = new[]
+        {
+            LoopAsync("keeper", KeeperInterval, _keeper.RunOnceAsync, stopping.Token),
+            LoopAsync("lease", TimeSpan.FromMilliseconds(50), RenewLeaseOnceAsync, stopping.Token),
+            LoopAsync("sentinel", SentinelInterval, SentinelOnceAsync, stopping.Token),
+            LoopAsync("membership", TimeSpan.FromSeconds(1), RegisterOnceAsync, stopping.Token),
+            LoopAsync("routing", TimeSpan.FromMilliseconds(100), PublishRoutingOnceAsync, stopping.Token),
+        };
+        try
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, _time, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        LogMessages.NodeStopping(_logger, _options.NodeId);
+        await stopping.CancelAsync();
+        await Task.WhenAll(loops);
+    }
+
+    private async Task LoopAsync(string name, TimeSpan interval, Func<CancellationToken, Task> once, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await once(cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogMessages.LoopFailed(_logger, name, ex);
+            }
+
+            try
+            {
+                await Task.Delay(interval, _time, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await _readWrite.DisposeAsync();
+        await _readOnly.DisposeAsync();
+        await _api.DisposeAsync();
+        try
+        {
+            await _raft.StopAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await _raft.DisposeAsync();
+        await _postgres.DisposeAsync();
+        _leaderClient.Dispose();
+    }
+
+    private static string ReadClusterSecret(NodeOptions options) =>
+        options.ClusterSecretFile is { } file ? File.ReadAllText(file).Trim() : options.ClusterSecret!.Trim();
+
+    private static string Advertised(string bind, string? advertise) =>
+        NodeOptionsValidator.Advertised(bind, advertise)?.ToString()
+        ?? throw new InvalidOperationException($"no advertised address for {bind}: the configuration was not validated");
+
+    private static string ProxyAdvertised(NodeOptions options)
+    {
+        var readWrite = HostPort(options.Proxy.ReadWriteBind);
+        var host = options.Proxy.AdvertiseHost ?? (readWrite.IsWildcard ? HostPort(Advertised(options.Raft.Bind, options.Raft.Advertise)).Host : readWrite.Host);
+        return new HostPort(host, readWrite.Port).ToString();
+    }
+
+    private static HostPort HostPort(string text) =>
+        Configuration.HostPort.TryParse(text, out var value, out var error) ? value.Value : throw new InvalidOperationException(error);
+
+    private static IPEndPoint ToEndPoint(string text)
+    {
+        var hostPort = HostPort(text);
+        var address = hostPort.IsWildcard ? IPAddress.Any
+            : IPAddress.TryParse(hostPort.Host, out var parsed) ? parsed
+            : Dns.GetHostAddresses(hostPort.Host).FirstOrDefault() ?? throw new InvalidOperationException($"'{hostPort.Host}' resolves to no address");
+        return new IPEndPoint(address, hostPort.Port);
+    }
+
+    /// <summary>This very program, as <c>pgraft guard</c>: the fencing guard between pgraft and the postmaster.</summary>
+    private static IReadOnlyList<string> GuardCommand()
+    {
+        var process = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell the path of the running pgraft program");
+        return Path.GetFileNameWithoutExtension(process) == "dotnet"
+            ? [process, typeof(NodeRuntime).Assembly.Location, "guard"]
+            : [process, "guard"];
+    }
+
+    private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s";
+}
