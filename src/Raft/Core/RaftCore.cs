@@ -152,7 +152,7 @@ public sealed class RaftCore
     /// <summary>Feeds one message from a peer. Messages not addressed to this node, from an older term, or malformed are dropped (never thrown on).</summary>
     public void Step(RaftMessage message)
     {
-        if (message is null || !IsWellFormed(message))
+        if (message is null || message.To != Id || message.From == Id || !IsWellFormed(message))
         {
             return;
         }
