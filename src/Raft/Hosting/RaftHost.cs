@@ -150,8 +150,20 @@ public sealed partial class RaftHost : IAsyncDisposable
     /// applied here at the index and term the leader gave it. Throws <see cref="NotLeaderException"/> when this node is not
     /// leader or the entry was superseded by another leader's.
     /// </summary>
-    public Task<object?> ProposeAsync(ReadOnlyMemory<byte> command, CancellationToken cancellationToken) =>
-        SubmitAsync<object?>(completion => new ProposeEvent(HostFormat.UserCommand(command.Span), completion), cancellationToken);
+    public Task<object?> ProposeAsync(ReadOnlyMemory<byte> command, CancellationToken cancellationToken)
+    {
+        // An entry that cannot fit in one peer frame could never replicate and would stall the log behind it.
+        if (command.Length > MaxCommandBytes)
+        {
+            throw new ArgumentException(
+                $"Command of {command.Length} bytes is larger than {MaxCommandBytes} bytes, half of RaftHostOptions.MaxFrameBytes ({_options.MaxFrameBytes}).",
+                nameof(command));
+        }
+
+        return SubmitAsync<object?>(completion => new ProposeEvent(HostFormat.UserCommand(command.Span), completion), cancellationToken);
+    }
+
+    private int MaxCommandBytes => _options.MaxFrameBytes / 2;
 
     /// <summary>Completes with a read index once a linearizable read is safe here (that index applied). Leader only.</summary>
     public Task<long> ReadIndexAsync(CancellationToken cancellationToken) =>
