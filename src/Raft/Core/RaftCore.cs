@@ -191,9 +191,12 @@ public sealed class RaftCore
                 // stay leader in its old term while we ignore it).
                 Send(new RaftMessage { Type = MessageType.AppendResponse, From = Id, To = message.From, Term = term, Index = -1 });
             }
-            else if (message.Type == MessageType.PreVote)
+            else if (message.Type is MessageType.PreVote or MessageType.Vote)
             {
-                Send(new RaftMessage { Type = MessageType.PreVoteResponse, From = Id, To = message.From, Term = term, Reject = true });
+                // Tell a lagging (pre-)candidate the current term. Without it a candidate whose voters are not all in our
+                // configuration (diverged uncommitted membership changes) may never learn the term it must exceed.
+                var type = message.Type == MessageType.PreVote ? MessageType.PreVoteResponse : MessageType.VoteResponse;
+                Send(new RaftMessage { Type = type, From = Id, To = message.From, Term = term, Reject = true });
             }
 
             return;
@@ -825,7 +828,7 @@ public sealed class RaftCore
     private void HandleSnapshot(RaftMessage m)
     {
         var snapshot = m.Snapshot;
-        if (snapshot?.Metadata?.Membership is null || snapshot.Metadata.Index < 0 || snapshot.Metadata.Term < 0 || snapshot.Metadata.Term > m.Term)
+        if (snapshot?.Metadata?.Membership?.Voters is null || snapshot.Metadata.Membership.Learners is null || snapshot.Metadata.Index < 0 || snapshot.Metadata.Term < 0 || snapshot.Metadata.Term > m.Term)
         {
             return;
         }

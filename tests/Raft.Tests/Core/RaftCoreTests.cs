@@ -230,8 +230,16 @@ public sealed class RaftCoreTests
         var core = NewCore("n2", new PersistedState(new HardState(5, null, 0), ThreeNodeBootstrap, []));
         core.Step(new RaftMessage { Type = MessageType.Append, From = "n1", To = "n2", Term = 3, Entries = [Entry(1, 3)] });
         Assert.Equal(0, core.LastIndex);
-        var reply = core.GetReady().Messages.Single();
+        var first = core.GetReady();
+        var reply = first.Messages.Single();
         Assert.Equal((MessageType.AppendResponse, 5L), (reply.Type, reply.Term));
+        core.Advance(first);
+
+        core.Step(new RaftMessage { Type = MessageType.Vote, From = "n3", To = "n2", Term = 4, Index = 9, LogTerm = 4 });
+        core.Step(new RaftMessage { Type = MessageType.PreVote, From = "n3", To = "n2", Term = 4, Index = 9, LogTerm = 4 });
+        var ready = core.GetReady();
+        Assert.Equal([(MessageType.VoteResponse, 5L, true), (MessageType.PreVoteResponse, 5L, true)], ready.Messages.Select(m => (m.Type, m.Term, m.Reject)));
+        Assert.Null(ready.HardState); // no vote was recorded
     }
 
     [Fact]

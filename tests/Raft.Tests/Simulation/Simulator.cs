@@ -576,6 +576,7 @@ internal sealed class Simulator : ISimHost
                 {
                     if (nodes.TryGetValue(m.To, out var target) && target.Core is { } core)
                     {
+                        Trace("deliver", Describe(m));
                         core.Step(m);
                         target.ProcessReady(this);
                     }
