@@ -245,6 +245,16 @@ public sealed class TcpRaftTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_peer_using_this_nodes_own_id_is_refused()
+    {
+        var portB = TestPorts.Next();
+        var (_, bLog) = await StartAsync(Options("b", portB));
+        await Assert.ThrowsAnyAsync<Exception>(() => RawAuthenticatedAsync("b", portB));
+        await Eventually.TrueAsync(() => bLog.Count(2004) == 1, TimeSpan.FromSeconds(5), "duplicate id logged");
+        Assert.Contains(bLog.Records, r => r.EventId.Id == 2004 && r.Message.Contains("own id", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Misaddressed_messages_from_an_authenticated_peer_are_dropped()
     {
         var portB = TestPorts.Next();
