@@ -16,6 +16,9 @@ internal interface IRaftNode
     /// <summary>The newest snapshot the core holds (after <see cref="Compact"/>: the one just made).</summary>
     Snapshot? Snapshot { get; }
 
+    /// <summary>On a leader, its view of every other member; empty otherwise.</summary>
+    IReadOnlyList<FollowerStatus> Followers();
+
     void Tick();
 
     void Step(RaftMessage message);

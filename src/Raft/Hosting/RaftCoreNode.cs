@@ -15,6 +15,8 @@ internal sealed class RaftCoreNode(RaftCore core) : IRaftNode
 
     public Snapshot? Snapshot => core.Snapshot;
 
+    public IReadOnlyList<FollowerStatus> Followers() => core.Followers();
+
     public void Tick() => core.Tick();
 
     public void Step(RaftMessage message) => core.Step(message);

@@ -34,7 +34,6 @@ public sealed partial class RaftHost : IAsyncDisposable
     private readonly Dictionary<long, TaskCompletionSource<long>> _readsAwaitingIndex = [];
     private readonly List<(long Index, TaskCompletionSource<long> Completion)> _readsAwaitingApply = [];
     private readonly List<TaskCompletionSource<long>> _readsDeferred = [];
-    private readonly Dictionary<string, long> _matchIndex = new(StringComparer.Ordinal);
     private ImmutableDictionary<string, string> _addressBook = ImmutableDictionary.Create<string, string>(StringComparer.Ordinal);
     private IRaftNode? _core;
     private long _appliedIndex;
@@ -151,8 +150,20 @@ public sealed partial class RaftHost : IAsyncDisposable
     /// applied here at the index and term the leader gave it. Throws <see cref="NotLeaderException"/> when this node is not
     /// leader or the entry was superseded by another leader's.
     /// </summary>
-    public Task<object?> ProposeAsync(ReadOnlyMemory<byte> command, CancellationToken cancellationToken) =>
-        SubmitAsync<object?>(completion => new ProposeEvent(HostFormat.UserCommand(command.Span), completion), cancellationToken);
+    public Task<object?> ProposeAsync(ReadOnlyMemory<byte> command, CancellationToken cancellationToken)
+    {
+        // An entry that cannot fit in one peer frame could never replicate and would stall the log behind it.
+        if (command.Length > MaxCommandBytes)
+        {
+            throw new ArgumentException(
+                $"Command of {command.Length} bytes is larger than {MaxCommandBytes} bytes, half of RaftHostOptions.MaxFrameBytes ({_options.MaxFrameBytes}).",
+                nameof(command));
+        }
+
+        return SubmitAsync<object?>(completion => new ProposeEvent(HostFormat.UserCommand(command.Span), completion), cancellationToken);
+    }
+
+    private int MaxCommandBytes => _options.MaxFrameBytes / 2;
 
     /// <summary>Completes with a read index once a linearizable read is safe here (that index applied). Leader only.</summary>
     public Task<long> ReadIndexAsync(CancellationToken cancellationToken) =>
@@ -199,6 +210,10 @@ public sealed partial class RaftHost : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>On the leader, its view of every other member (matched index, learner, recently active); empty elsewhere.</summary>
+    public Task<IReadOnlyList<FollowerStatus>> GetFollowersAsync(CancellationToken cancellationToken) =>
+        SubmitAsync<IReadOnlyList<FollowerStatus>>(completion => new InvokeEvent<IReadOnlyList<FollowerStatus>>(() => _core!.Followers(), completion), cancellationToken);
 
     /// <summary>Asks the leader (this node) to hand leadership to <paramref name="target"/>; true when the transfer started.</summary>
     public Task<bool> TransferLeadershipAsync(string target, CancellationToken cancellationToken) =>
@@ -277,11 +292,14 @@ public sealed partial class RaftHost : IAsyncDisposable
 
     private string? ChooseTransferTarget()
     {
-        // The most caught-up voter, by the highest index it acknowledged.
-        return _core!.Membership.Voters
-            .Where(v => !string.Equals(v, _options.NodeId, StringComparison.Ordinal))
-            .OrderByDescending(v => _matchIndex.GetValueOrDefault(v, -1))
-            .ThenBy(v => v, StringComparer.Ordinal)
+        // The most caught-up voter (highest matched index), preferring one heard from recently.
+        var voters = _core!.Membership.Voters;
+        return _core.Followers()
+            .Where(f => !f.IsLearner && voters.Contains(f.Id) && !string.Equals(f.Id, _options.NodeId, StringComparison.Ordinal))
+            .OrderByDescending(f => f.RecentlyActive)
+            .ThenByDescending(f => f.Match)
+            .ThenBy(f => f.Id, StringComparer.Ordinal)
+            .Select(f => f.Id)
             .FirstOrDefault();
     }
 
@@ -426,11 +444,6 @@ public sealed partial class RaftHost : IAsyncDisposable
                 core.Tick();
                 break;
             case IncomingEvent { Message: var message }:
-                if (message.Type == MessageType.AppendResponse && !message.Reject)
-                {
-                    _matchIndex[message.From] = Math.Max(_matchIndex.GetValueOrDefault(message.From), message.Index);
-                }
-
                 core.Step(message);
                 break;
             case ProposeEvent propose:
@@ -645,11 +658,6 @@ public sealed partial class RaftHost : IAsyncDisposable
             }
 
             _readsDeferred.Clear();
-        }
-
-        if (softState.Role == RaftRole.Leader)
-        {
-            _matchIndex.Clear();
         }
 
         try

@@ -146,7 +146,15 @@ public sealed class FileRaftStorage : IRaftStorage
         {
             // A crash came between the snapshot file and its log record (or compaction removed the record): record
             // what was decided now, so a later replay cannot decide differently once more entries follow.
-            AppendRecords(new SnapshotMarkerRecord(s, t, !keepLog), [], null);
+            try
+            {
+                AppendRecords(new SnapshotMarkerRecord(s, t, !keepLog), [], null);
+            }
+            catch
+            {
+                _failed = true;
+                throw;
+            }
         }
 
         LogMessages.StorageLoaded(_logger, _directory, s, s + 1, LastIndex, _segments.Count, _hardState.Term, _hardState.Commit);
@@ -266,9 +274,24 @@ public sealed class FileRaftStorage : IRaftStorage
             }
         }
 
-        if (hardState?.VotedFor is { } vote && Encoding.UTF8.GetByteCount(vote) > RecordFormat.MaxVoteBytes)
+        if (hardState is { } hs)
         {
-            throw new ArgumentException($"The voted-for node id is longer than {RecordFormat.MaxVoteBytes} bytes.", nameof(hardState));
+            if (hs.VotedFor is { } vote && Encoding.UTF8.GetByteCount(vote) > RecordFormat.MaxVoteBytes)
+            {
+                throw new ArgumentException($"The voted-for node id is longer than {RecordFormat.MaxVoteBytes} bytes.", nameof(hardState));
+            }
+
+            // Persisting either would let this node vote twice in one term.
+            if (hs.Term < _hardState.Term)
+            {
+                throw new ArgumentException($"The term may not go backwards: stored {_hardState.Term}, asked to persist {hs.Term}.", nameof(hardState));
+            }
+
+            if (hs.Term == _hardState.Term && _hardState.VotedFor is { } stored && hs.VotedFor != stored)
+            {
+                throw new ArgumentException(
+                    $"The vote of term {hs.Term} is already '{stored}' and may not change to '{hs.VotedFor ?? "(none)"}'.", nameof(hardState));
+            }
         }
     }
 

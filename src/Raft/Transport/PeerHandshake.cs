@@ -103,6 +103,11 @@ internal static class PeerHandshake
             throw new PeerAuthenticationException($"peer claiming to be '{dialerId}' failed to prove knowledge of the cluster secret");
         }
 
+        if (string.Equals(dialerId, selfId, StringComparison.Ordinal))
+        {
+            throw new PeerAuthenticationException($"another node uses this node's own id '{selfId}'; every node needs a unique id");
+        }
+
         await Framing.WriteFrameAsync(stream, FrameType.Accepted, ReadOnlyMemory<byte>.Empty, cancellationToken);
         return dialerId;
     }

@@ -87,6 +87,12 @@ public sealed class RaftHostClusterTests(ITestOutputHelper output)
         var readError = await Assert.ThrowsAsync<NotLeaderException>(() => follower.ReadIndexAsync(CancellationToken.None));
         Assert.Equal(leader.NodeId, readError.LeaderId);
 
+        // The leader reports its followers, caught up.
+        var followers = await leader.GetFollowersAsync(CancellationToken.None);
+        Assert.Equal(Three.Where(id => id != leader.NodeId), followers.Select(f => f.Id));
+        Assert.All(followers, f => Assert.False(f.IsLearner));
+        Assert.Empty(await follower.GetFollowersAsync(CancellationToken.None));
+
         // ReadIndex on the leader: at least everything acknowledged so far, and applied locally.
         var readIndex = await leader.ReadIndexAsync(CancellationToken.None);
         Assert.True(readIndex >= concurrent.Max());

@@ -73,6 +73,8 @@ public sealed class RaftHostFaultTests(ITestOutputHelper output)
         await Assert.ThrowsAsync<ObjectDisposedException>(() => host.ProposeAsync(new byte[1], CancellationToken.None));
         await host.StartAsync(CancellationToken.None);
         await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync(CancellationToken.None));
+        var tooBig = await Assert.ThrowsAsync<ArgumentException>(() => host.ProposeAsync(new byte[(options.MaxFrameBytes / 2) + 1], CancellationToken.None));
+        Assert.Contains("MaxFrameBytes", tooBig.Message, StringComparison.Ordinal);
         await host.StopAsync(CancellationToken.None);
         await Assert.ThrowsAsync<ObjectDisposedException>(() => host.ProposeAsync(new byte[1], CancellationToken.None));
         await host.DisposeAsync();

@@ -182,7 +182,9 @@ public sealed class CrashPropertyTests
 
                     var next = _model.Install(snapshot).LastIndex + 1;
                     var entries = NewEntries(next, Math.Max(term, snapshotTerm), _random.Next(3));
-                    return (snapshot, entries, _random.Next(2) == 0 ? new HardState(Math.Max(term, snapshotTerm), null, index) : null);
+                    var newTerm = Math.Max(term, snapshotTerm);
+                    var vote = newTerm == hs.Term ? hs.VotedFor : null;
+                    return (snapshot, entries, _random.Next(2) == 0 ? new HardState(newTerm, vote, index) : null);
                 }
 
                 default:

@@ -35,7 +35,7 @@ public sealed class RoundTripTests
             for (var i = 1; i <= 120; i++)
             {
                 var entry = Entry(i, 1 + (i / 40), size: i % 7 == 0 ? 700 : 20);
-                var hs = new HardState(1 + (i / 40), "n" + (i % 3), i - 1);
+                var hs = new HardState(1 + (i / 40), "n" + (i / 40 % 3), i - 1);
                 storage.Persist(null, [entry], hs);
                 model = model.Append([entry]).With(hs);
             }
@@ -165,6 +165,13 @@ public sealed class RoundTripTests
         Assert.Throws<ArgumentException>(() => storage.Persist(null, [Entry(2, 1)], null));
         storage.Persist(null, [Entry(3, 1)], null);
         Assert.Equal(3, storage.LastIndex);
+
+        storage.Persist(null, [], new HardState(5, "n2", 1));
+        Assert.Throws<ArgumentException>(() => storage.Persist(null, [], new HardState(4, "n2", 1)));
+        Assert.Throws<ArgumentException>(() => storage.Persist(null, [], new HardState(5, "n3", 1)));
+        Assert.Throws<ArgumentException>(() => storage.Persist(null, [], new HardState(5, null, 1)));
+        storage.Persist(null, [], new HardState(5, "n2", 2));
+        storage.Persist(null, [], new HardState(6, null, 2));
     }
 
     [Fact]

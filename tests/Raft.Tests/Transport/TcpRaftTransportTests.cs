@@ -216,6 +216,45 @@ public sealed class TcpRaftTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_full_send_queue_drops_new_messages_and_delivers_the_queued_ones_later()
+    {
+        var portA = TestPorts.Next();
+        var portB = TestPorts.Next();
+        var optionsA = Options("a", portA);
+        optionsA.SendQueueCapacity = 4;
+        var (a, aLog) = await StartAsync(optionsA);
+        a.UpdatePeers(new Dictionary<string, EndPoint> { ["b"] = new IPEndPoint(IPAddress.Loopback, portB) });
+        for (var i = 1; i <= 100; i++)
+        {
+            a.Send(Message("a", "b", i)); // b is not listening yet
+        }
+
+        Assert.Equal(96, aLog.Count(2009));
+        var (b, _) = await StartAsync(Options("b", portB));
+        var received = new List<long>();
+        for (var i = 0; i < 4; i++)
+        {
+            received.Add((await ReceiveAsync(b, TimeSpan.FromSeconds(10))).Term);
+        }
+
+        Assert.Equal([1L, 2, 3, 4], received);
+        await Task.Delay(100);
+        Assert.False(b.Incoming.TryRead(out _));
+        a.Send(Message("a", "b", 101));
+        Assert.Equal(101, (await ReceiveAsync(b, TimeSpan.FromSeconds(10))).Term);
+    }
+
+    [Fact]
+    public async Task A_peer_using_this_nodes_own_id_is_refused()
+    {
+        var portB = TestPorts.Next();
+        var (_, bLog) = await StartAsync(Options("b", portB));
+        await Assert.ThrowsAnyAsync<Exception>(() => RawAuthenticatedAsync("b", portB));
+        await Eventually.TrueAsync(() => bLog.Count(2004) == 1, TimeSpan.FromSeconds(5), "duplicate id logged");
+        Assert.Contains(bLog.Records, r => r.EventId.Id == 2004 && r.Message.Contains("own id", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Misaddressed_messages_from_an_authenticated_peer_are_dropped()
     {
         var portB = TestPorts.Next();
