@@ -141,6 +141,10 @@ internal sealed partial class PostgresInstance : IAsyncDisposable
     public async Task StartAsync(ServerRole role, TimeSpan? lease = null, ulong? expectedSystemIdentifier = null, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
+        if (_postmaster is { HasExited: true })
+        {
+            await DisposePostmasterAsync();
+        }
         if (IsRunning)
         {
             throw new PgControlException(PgControlError.AlreadyRunning, $"PostgreSQL on '{DataDirectory}' is already running (pid {PostmasterPid}); stop it first.");
