@@ -315,8 +315,11 @@ internal sealed partial class PostgresInstance : IAsyncDisposable
             if (!postmaster.HasExited)
             {
                 LogMessages.Stopping(_logger, mode.ToString());
-                var pid = await postmaster.Started.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
-                await SignalUntilGoneAsync(pid, mode, postmaster.Exited, cancellationToken);
+                if (postmaster.Started.IsCompletedSuccessfully)
+                {
+                    await SignalUntilGoneAsync(postmaster.Started.Result, mode, postmaster.Exited, cancellationToken);
+                }
+                // Otherwise the guard never launched it; disposing the guard below is all there is to do.
             }
             await DisposePostmasterAsync();
             return;
