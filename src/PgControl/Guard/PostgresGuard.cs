@@ -105,9 +105,9 @@ internal sealed class PostgresGuard
                         _deadline = long.MaxValue;
                         _launchRequested = true;
                         break;
-                    case GuardProtocol.Lease when long.TryParse(argument, NumberStyles.None, CultureInfo.InvariantCulture, out var ms):
+                    case GuardProtocol.Lease when GuardProtocol.LeaseDeadline(argument, Stopwatch.GetTimestamp()) is { } deadline:
                         _open = false;
-                        _deadline = Stopwatch.GetTimestamp() + (long)(ms * (Stopwatch.Frequency / 1000.0));
+                        _deadline = deadline;
                         _launchRequested = true;
                         break;
                     case GuardProtocol.Fence:

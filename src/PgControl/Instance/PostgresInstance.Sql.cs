@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Npgsql;
 using PgRaft.PgControl.Configuration;
+using PgRaft.PgControl.Processes;
 using PgRaft.PgControl.Wal;
 
 namespace PgRaft.PgControl.Instance;
@@ -69,6 +70,11 @@ internal sealed partial class PostgresInstance
             return PostgresStatus.Stopped();
         }
         var pid = postmaster.PostmasterPid;
+        if (pid is { } known && !NativeMethods.IsRunning(known))
+        {
+            // Dead already, though the guard may not have reaped it yet.
+            return PostgresStatus.Stopped("the postmaster process is gone");
+        }
         try
         {
             await using var connection = await OpenLocalAsync(TimeSpan.FromSeconds(2), cancellationToken);

@@ -141,6 +141,10 @@ internal sealed partial class PostgresInstance : IAsyncDisposable
     public async Task StartAsync(ServerRole role, TimeSpan? lease = null, ulong? expectedSystemIdentifier = null, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
+        if (_postmaster is { HasExited: true })
+        {
+            await DisposePostmasterAsync();
+        }
         if (IsRunning)
         {
             throw new PgControlException(PgControlError.AlreadyRunning, $"PostgreSQL on '{DataDirectory}' is already running (pid {PostmasterPid}); stop it first.");
@@ -311,8 +315,11 @@ internal sealed partial class PostgresInstance : IAsyncDisposable
             if (!postmaster.HasExited)
             {
                 LogMessages.Stopping(_logger, mode.ToString());
-                var pid = await postmaster.Started.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
-                await SignalUntilGoneAsync(pid, mode, postmaster.Exited, cancellationToken);
+                if (postmaster.Started.IsCompletedSuccessfully)
+                {
+                    await SignalUntilGoneAsync(postmaster.Started.Result, mode, postmaster.Exited, cancellationToken);
+                }
+                // Otherwise the guard never launched it; disposing the guard below is all there is to do.
             }
             await DisposePostmasterAsync();
             return;

@@ -29,6 +29,25 @@ internal static partial class NativeMethods
 
     public static bool IsAlive(int pid) => pid > 0 && (KillNative(pid, 0) == 0 || Marshal.GetLastPInvokeError() == 1 /* EPERM: exists */);
 
+    /// <summary>Alive and not a zombie: a killed child counts as gone before its parent reaps it.</summary>
+    public static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 2)..][0];
+            return state is not ('Z' or 'X' or 'x');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return IsAlive(pid);
+        }
+    }
+
     public static uint EffectiveUserId => GetEffectiveUserIdNative();
 
     public static void Chown(string path, uint uid, uint gid)

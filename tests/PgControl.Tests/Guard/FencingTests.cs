@@ -3,11 +3,12 @@ using PgRaft.PgControl.Guard;
 using PgRaft.PgControl.Instance;
 using PgRaft.PgControl.Processes;
 using PgRaft.PgControl.Tests.Support;
+using Xunit.Abstractions;
 
 namespace PgRaft.PgControl.Tests.Guard;
 
 /// <summary>DESIGN §7: whatever happens to the supervising process, a primary loses clients by its deadline.</summary>
-public sealed class FencingTests
+public sealed class FencingTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Slack = TimeSpan.FromMilliseconds(800);
 
@@ -16,12 +17,15 @@ public sealed class FencingTests
     {
         using var directory = new TempDirectory("deadline");
         await using var node = await TestNode.FromTemplateAsync(directory, "leased", noLeaseRequired: false);
-        var lease = TimeSpan.FromSeconds(3);
+        // A long first lease so a slow start on a busy machine cannot use it up; then a short one, left to pass.
+        await node.Instance.StartAsync(ServerRole.Primary, TimeSpan.FromSeconds(60), cancellationToken: CancellationToken.None);
+        var lease = TimeSpan.FromMilliseconds(1500);
         var clock = Stopwatch.StartNew();
-        await node.Instance.StartAsync(ServerRole.Primary, lease, cancellationToken: CancellationToken.None);
+        Assert.True(await node.Instance.RenewLeaseAsync(lease, CancellationToken.None));
         Assert.True(TestEnvironment.CanConnect(node.Port));
 
         var downAfter = await WaitUntilUnreachableAsync(node.Port, clock, lease + TimeSpan.FromSeconds(10));
+        output.WriteLine($"lease {lease.TotalMilliseconds} ms, not renewed; unreachable after {downAfter.TotalMilliseconds:0} ms");
         Assert.True(downAfter <= lease + Slack, $"still reachable {downAfter} after start; lease {lease}");
         var exit = await node.Instance.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(GuardProtocol.ReasonDeadline, exit.FenceReason);
@@ -56,6 +60,7 @@ public sealed class FencingTests
         var clock = Stopwatch.StartNew();
         Assert.True(NativeMethods.Kill(supervised.SupervisorPid, NativeMethods.SIGSTOP));
         var downAfter = await WaitUntilUnreachableAsync(supervised.Port, clock, TimeSpan.FromSeconds(10));
+        output.WriteLine($"lease {lease.TotalMilliseconds} ms renewed every 200 ms; unreachable {downAfter.TotalMilliseconds:0} ms after SIGSTOP of the supervisor");
         Assert.True(downAfter <= lease + Slack, $"still reachable {downAfter} after SIGSTOP; lease {lease}");
         await TestEnvironment.EventuallyAsync(() => Task.FromResult(!GuardProcessTests.IsRunningProcess(supervised.PostmasterPid)), TimeSpan.FromSeconds(2), "the postmaster to exit");
     }
@@ -71,6 +76,7 @@ public sealed class FencingTests
         var clock = Stopwatch.StartNew();
         Assert.True(NativeMethods.Kill(supervised.SupervisorPid, NativeMethods.SIGKILL));
         var downAfter = await WaitUntilUnreachableAsync(supervised.Port, clock, TimeSpan.FromSeconds(10));
+        output.WriteLine($"unreachable {downAfter.TotalMilliseconds:0} ms after kill -9 of the supervisor (lease {lease.TotalMilliseconds} ms)");
         // Well before the (renewed) lease could run out: the closed pipe fenced it.
         Assert.True(downAfter <= TimeSpan.FromSeconds(2), $"still reachable {downAfter} after kill -9 of the supervisor");
         await TestEnvironment.EventuallyAsync(() => Task.FromResult(!GuardProcessTests.IsRunningProcess(supervised.PostmasterPid)), TimeSpan.FromSeconds(2), "the postmaster to exit");

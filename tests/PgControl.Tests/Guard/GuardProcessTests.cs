@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using PgRaft.PgControl.Guard;
 using PgRaft.PgControl.Processes;
+using FsCheck;
 using PgRaft.PgControl.Tests.Support;
 
 namespace PgRaft.PgControl.Tests.Guard;
@@ -29,7 +30,8 @@ public sealed class GuardProcessTests
     [Fact]
     public async Task A_deadline_left_to_pass_stops_the_child_and_renewals_keep_it_running()
     {
-        var guarded = await LaunchAsync(["sleep", "60"], lease: TimeSpan.FromMilliseconds(400));
+        // The first lease covers the guard's own start (a lease counts from when it was sent).
+        var guarded = await LaunchAsync(["sleep", "60"], lease: TimeSpan.FromSeconds(20));
         try
         {
             var pid = await guarded.Started.WaitAsync(TimeSpan.FromSeconds(20));
@@ -54,10 +56,12 @@ public sealed class GuardProcessTests
     [Fact]
     public async Task A_child_ignoring_SIGQUIT_is_killed_after_the_grace()
     {
-        var guarded = await LaunchAsync(["/bin/sh", "-c", "trap '' QUIT; exec sleep 60"], lease: TimeSpan.FromMilliseconds(200), killAfter: TimeSpan.FromMilliseconds(300));
+        var guarded = await LaunchAsync(["/bin/sh", "-c", "trap '' QUIT; exec sleep 60"], lease: TimeSpan.FromSeconds(20), killAfter: TimeSpan.FromMilliseconds(300));
         try
         {
             var pid = await guarded.Started.WaitAsync(TimeSpan.FromSeconds(20));
+            await Task.Delay(200); // let the shell set its trap and exec
+            Assert.True(await guarded.RenewLeaseAsync(TimeSpan.FromMilliseconds(100), CancellationToken.None));
             var exit = await guarded.Exited.WaitAsync(TimeSpan.FromSeconds(5));
             Assert.Equal(GuardProtocol.ReasonDeadline, exit.FenceReason);
             Assert.Equal(128 + NativeMethods.SIGKILL, exit.ExitCode);
@@ -118,5 +122,30 @@ public sealed class GuardProcessTests
         {
             return false;
         }
+    }
+}
+
+public sealed class GuardProtocolTests
+{
+    [Fact]
+    public void A_lease_never_ends_later_than_now_plus_its_length() =>
+        FsCheck.Fluent.Prop.ForAll(
+            FsCheck.Fluent.ArbMap.Default.ArbFor<uint>(), FsCheck.Fluent.ArbMap.Default.ArbFor<long>(), (ms, sentOffset) =>
+            {
+                var now = 1_000_000_000_000L;
+                var deadline = GuardProtocol.LeaseDeadline($"{ms} {now + (sentOffset % 20_000_000_000L)}", now);
+                return deadline is { } d && d <= now + (long)(ms * (Stopwatch.Frequency / 1000.0));
+            }).QuickCheckThrowOnFailure();
+
+    [Fact]
+    public void A_lease_sent_earlier_counts_from_when_it_was_sent()
+    {
+        var now = 50 * Stopwatch.Frequency;
+        var sent = now - Stopwatch.Frequency / 10; // 100 ms in the pipe
+        Assert.Equal(sent + Stopwatch.Frequency, GuardProtocol.LeaseDeadline($"1000 {sent}", now));
+        Assert.Equal(now + Stopwatch.Frequency, GuardProtocol.LeaseDeadline("1000", now));
+        Assert.Equal(now + Stopwatch.Frequency, GuardProtocol.LeaseDeadline($"1000 {now + 5}", now)); // implausible: from the future
+        Assert.Null(GuardProtocol.LeaseDeadline("soon", now));
+        Assert.Null(GuardProtocol.LeaseDeadline("-5", now));
     }
 }

@@ -91,4 +91,54 @@ public sealed class LifecycleTests
         Assert.True((await node.Instance.ProbeAsync(CancellationToken.None)).Accepting);
         Assert.Single(Directory.GetFiles(node.DataDirectory, "postmaster.pid.stale-*"));
     }
+
+    [Fact]
+    public async Task A_postmaster_left_running_outside_the_guard_is_stopped_before_start()
+    {
+        using var directory = new TempDirectory("orphan");
+        await using var node = await TestNode.FromTemplateAsync(directory, "orphan");
+        // As if an earlier pgraft died and its postmaster lost the parent-death signal: unfenced, still serving.
+        var argv = new List<string> { "setsid" };
+        if (TestEnvironment.IsRoot)
+        {
+            argv.AddRange(["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]);
+        }
+        argv.AddRange([Path.Combine(TestEnvironment.BinDirectory, "postgres"), "-D", node.DataDirectory]);
+        var info = new System.Diagnostics.ProcessStartInfo(argv[0]) { UseShellExecute = false, RedirectStandardError = true, WorkingDirectory = "/tmp" };
+        argv.Skip(1).ToList().ForEach(info.ArgumentList.Add);
+        using var orphan = System.Diagnostics.Process.Start(info)!;
+        try
+        {
+            await TestEnvironment.EventuallyAsync(() => Task.FromResult(TestEnvironment.CanConnect(node.Port)), TimeSpan.FromSeconds(30), "the orphan postmaster to accept connections");
+
+            await node.Instance.StartAsync(ServerRole.Primary, cancellationToken: CancellationToken.None);
+
+            Assert.True(orphan.WaitForExit(5000), "the orphan postmaster should have been stopped");
+            Assert.NotEqual(orphan.Id, node.Instance.PostmasterPid);
+            Assert.True((await node.Instance.ProbeAsync(CancellationToken.None)).Accepting);
+        }
+        finally
+        {
+            if (!orphan.HasExited)
+            {
+                orphan.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Demote_restarts_a_primary_as_a_standby()
+    {
+        using var directory = new TempDirectory("demote");
+        await using var node = await TestNode.FromTemplateAsync(directory, "demoted");
+        await node.Instance.StartAsync(ServerRole.Primary, cancellationToken: CancellationToken.None);
+        Assert.False((await node.Instance.ProbeAsync(CancellationToken.None)).InRecovery);
+
+        await node.Instance.DemoteAsync(null, StopMode.Fast, CancellationToken.None);
+
+        Assert.Equal(ServerRole.Standby, node.Instance.Role);
+        Assert.True((await node.Instance.ProbeAsync(CancellationToken.None)).InRecovery);
+        Assert.True(File.Exists(Path.Combine(node.DataDirectory, "standby.signal")));
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => TestEnvironment.ExecuteAsync(node.Port, "CREATE TABLE t (x int)"));
+    }
 }

@@ -38,7 +38,18 @@ internal static class TestEnvironment
             }
         }
         var root = new TempDirectory($"template-{Environment.ProcessId}");
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => root.Dispose();
+        // The test host may be torn down while ProcessExit handlers run, so a separate rm does the work.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                using var rm = Process.Start(new ProcessStartInfo("rm", ["-rf", root.Path]) { UseShellExecute = false });
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                root.Dispose();
+            }
+        };
         return root;
     }
 
