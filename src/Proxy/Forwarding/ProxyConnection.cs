@@ -20,24 +20,32 @@ internal sealed class ProxyConnection(Socket client, Socket backend, ProxyRoute 
         var toClient = PumpAsync(backend, client, false);
         await toServer;
         await toClient;
-        Close();
+
+        // Both sides have ended their streams: an ordinary close, so nothing still in flight is lost.
+        Close(reset: false);
     }
 
-    /// <summary>Closes both sockets now; pending copies end at once. The backend gets a reset so the old server drops its session without waiting.</summary>
-    public void Close()
+    /// <summary>
+    /// Closes both sockets now; pending copies end at once. By default the backend gets a reset so a
+    /// server that is no longer the target drops the session without waiting for the client.
+    /// </summary>
+    public void Close(bool reset = true)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
         {
             return;
         }
 
-        try
+        if (reset)
         {
-            backend.LingerState = new LingerOption(true, 0);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // Already gone: nothing to reset.
+            try
+            {
+                backend.LingerState = new LingerOption(true, 0);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Already gone: nothing to reset.
+            }
         }
 
         backend.Dispose();

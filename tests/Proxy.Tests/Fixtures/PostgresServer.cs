@@ -68,7 +68,7 @@ internal sealed class PostgresServer : IAsyncDisposable
     }
 
     public string ConnectionString(int? port = null, string sslMode = "Disable") =>
-        $"Host=127.0.0.1;Port={port ?? Port};Username=postgres;Database=postgres;Pooling=false;SSL Mode={sslMode};Timeout=15;Command Timeout=120";
+        $"Host=127.0.0.1;Port={port ?? Port};Username=postgres;Database=postgres;Pooling=false;SSL Mode={sslMode};GSS Encryption Mode=Disable;Timeout=15;Command Timeout=120";
 
     public async Task<NpgsqlConnection> OpenAsync(int? port = null, string sslMode = "Disable", CancellationToken cancellationToken = default)
     {
