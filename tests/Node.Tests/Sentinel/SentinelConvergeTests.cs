@@ -115,7 +115,7 @@ public sealed class SentinelConvergeTests
     {
         var scenario = new Scenario(ReplicationMode.Sync, ("node1", MemberTags.None), ("node2", new MemberTags { Priority = 1 }), ("node3", new MemberTags { NoFailover = true, Priority = 9 }));
         scenario.State = scenario.State with { View = ClusterView.Empty, Bootstrap = null };
-        scenario.Leases = Lease.LeaseTable.StartTerm(S(99.5));
+        scenario.Leases = PgRaft.Node.Lease.LeaseTable.StartTerm(S(99.5));
         foreach (var id in new[] { "node1", "node2" })
         {
             scenario.Reports = scenario.Reports.With(new KeeperReport { NodeId = id, ReceivedAt = S(99.9), Healthy = true });

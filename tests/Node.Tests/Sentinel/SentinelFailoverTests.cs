@@ -96,7 +96,7 @@ public sealed class SentinelFailoverTests
     [Fact]
     public void A_new_leader_waits_a_lease_from_its_term_start_even_without_any_grant()
     {
-        var scenario = new Scenario(ReplicationMode.Async) { Leases = Lease.LeaseTable.StartTerm(S(98.5)) }
+        var scenario = new Scenario(ReplicationMode.Async) { Leases = PgRaft.Node.Lease.LeaseTable.StartTerm(S(98.5)) }
             .Standby("node2", 99.9, "0/5000060");
         scenario.Now = S(100);
         Assert.Null(scenario.Decide().Command);

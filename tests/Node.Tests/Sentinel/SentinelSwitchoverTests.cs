@@ -91,9 +91,9 @@ public sealed class SentinelSwitchoverTests
     public void No_lease_is_granted_to_a_primary_that_is_handing_over()
     {
         var scenario = Requested("node2");
-        var request = new Lease.LeaseRequest("node1", scenario.State.View.Generation);
+        var request = new PgRaft.Node.Lease.LeaseRequest("node1", scenario.State.View.Generation);
 
-        var decision = Lease.LeaseGrantRule.Decide(request, stillLeaderAfterQuorumRound: true, scenario.State);
+        var decision = PgRaft.Node.Lease.LeaseGrantRule.Decide(request, stillLeaderAfterQuorumRound: true, scenario.State);
 
         Assert.False(decision.Granted);
         Assert.Contains("switchover", decision.Reason, StringComparison.Ordinal);
