@@ -94,9 +94,9 @@ export PGPASSFILE="$demo/.pgpass"
 status_of() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:1800$1/$2" 2>/dev/null || echo 000; }
 deadline=$((SECONDS + 180))
 while :; do
-  primaries=0; replicas=0
+  primaries=0; replicas=0; primary=""
   for n in "${nodes[@]}"; do
-    [ "$(status_of "$n" primary)" = 200 ] && primaries=$((primaries + 1))
+    [ "$(status_of "$n" primary)" = 200 ] && primaries=$((primaries + 1)) && primary=$n
     [ "$(status_of "$n" replica)" = 200 ] && replicas=$((replicas + 1))
   done
   [ "$primaries" -eq 1 ] && [ "$replicas" -eq 2 ] && break
@@ -107,8 +107,6 @@ while :; do
   sleep 1
 done
 
-primary=""
-for n in "${nodes[@]}"; do [ "$(status_of "$n" primary)" = 200 ] && primary=$n; done
 cat <<TXT
 
 PgRaft demo cluster is up: node$primary is primary, the other two stream from it.

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using PgRaft.Node.Configuration;
 using PgRaft.Node.Hosting;
 
@@ -40,10 +41,19 @@ internal static class PgRaftCommandLine
                 return ConfigurationException.ExitCode;
             }
 
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, StopGracefully);
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, StopGracefully);
             using var loggers = NodeLogging.Create(options.NodeId, options.Logging);
             await using var runtime = new NodeRuntime(options, loggers, TimeProvider.System);
-            await runtime.RunAsync(cancellationToken);
+            await runtime.RunAsync(stop.Token);
             return 0;
+
+            void StopGracefully(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            }
         });
         return command;
     }

@@ -9,7 +9,8 @@ namespace PgRaft.Node.Hosting;
 
 internal sealed partial class NodeRuntime
 {
-    private string? _lastSentinelReason;
+    private SentinelStatus? _lastSentinelStatus;
+    private TimeSpan _nextSentinelLog;
     private string? _lastLeaseRefusal;
     private TimeSpan _nextTransferAttempt;
 
@@ -19,6 +20,19 @@ internal sealed partial class NodeRuntime
         var leader = _raft.LeaderId;
         isSelf = leader == _options.NodeId;
         return leader is not null && _stateMachine.Current.Members.TryGetValue(leader, out var member) ? member.ApiAddress : null;
+    }
+
+    private async Task ReportOnceAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _keeper.ReportOnceAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is NotLeaderException or HttpRequestException or TimeoutException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            // The leader is changing or unreachable; the next round reports again.
+            LogMessages.LeaderUnreachable(_logger, _raft.LeaderId, "report", ex.Message);
+        }
     }
 
     private async Task SendReportAsync(KeeperReport report, CancellationToken cancellationToken)
@@ -177,7 +191,7 @@ internal sealed partial class NodeRuntime
         var soft = _raft.SoftState;
         if (soft.Role != RaftRole.Leader)
         {
-            _lastSentinelReason = null;
+            _lastSentinelStatus = null;
             return;
         }
 
@@ -187,10 +201,12 @@ internal sealed partial class NodeRuntime
         var decision = SentinelRules.Decide(new SentinelInput(state, reports, _clock.Now, leases, _time.GetUtcNow()));
         if (decision.Command is null)
         {
-            if (decision.Reason != _lastSentinelReason)
+            // Reasons carry live figures; log when the status changes, and at most every 5 s while it holds.
+            if (decision.Status != _lastSentinelStatus || _clock.Now >= _nextSentinelLog)
             {
                 LogMessages.SentinelStatusChanged(_logger, decision.Status.ToString(), decision.Reason);
-                _lastSentinelReason = decision.Reason;
+                _lastSentinelStatus = decision.Status;
+                _nextSentinelLog = _clock.Now + TimeSpan.FromSeconds(5);
             }
 
             await HandLeadershipAwayFromPrimaryAsync(state, reports, cancellationToken);
@@ -203,7 +219,7 @@ internal sealed partial class NodeRuntime
             return;
         }
 
-        _lastSentinelReason = null;
+        _lastSentinelStatus = null;
         LogMessages.SentinelProposes(_logger, decision.Command.GetType().Name, decision.Reason);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(2));
@@ -244,7 +260,7 @@ internal sealed partial class NodeRuntime
             return;
         }
 
-        if (_raft.LeaderId is null)
+        if (LeaderApiAddress(out var leaderIsSelf) is null && !leaderIsSelf)
         {
             return;
         }

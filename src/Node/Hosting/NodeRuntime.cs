@@ -130,7 +130,8 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var loops = new[]
         {
-            LoopAsync("keeper", KeeperInterval, _keeper.RunOnceAsync, stopping.Token),
+            LoopAsync("report", KeeperInterval, ReportOnceAsync, stopping.Token),
+            LoopAsync("keeper", KeeperInterval, _keeper.ReconcileOnceAsync, stopping.Token),
             LoopAsync("lease", TimeSpan.FromMilliseconds(50), RenewLeaseOnceAsync, stopping.Token),
             LoopAsync("sentinel", SentinelInterval, SentinelOnceAsync, stopping.Token),
             LoopAsync("membership", TimeSpan.FromSeconds(1), RegisterOnceAsync, stopping.Token),

@@ -34,20 +34,20 @@ internal sealed class KeeperService(
 
     public string? LastError { get; private set; }
 
-    public async Task RunOnceAsync(CancellationToken cancellationToken)
+    /// <summary>Observes PostgreSQL and reports to the leader; runs in its own loop so a long action (a clone) never silences the node.</summary>
+    public async Task ReportOnceAsync(CancellationToken cancellationToken)
     {
         var current = state();
-        var (local, status) = await ObserveAsync(current, cancellationToken);
+        var (local, status) = await ObserveAsync(cancellationToken);
         Local = local;
-        try
-        {
-            await report(BuildReport(current, local, status), cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            // The leader may be changing; the next round reports again.
-        }
+        await report(BuildReport(current, local, status), cancellationToken);
+    }
 
+    /// <summary>Observes PostgreSQL afresh and takes the one next step toward the committed view.</summary>
+    public async Task ReconcileOnceAsync(CancellationToken cancellationToken)
+    {
+        var current = state();
+        var (local, _) = await ObserveAsync(cancellationToken);
         var action = KeeperPlanner.Plan(new KeeperSituation(nodeId, current, local, lease.HoldsLease(current.View.Generation)));
         if (action is WaitAction wait)
         {
@@ -75,7 +75,7 @@ internal sealed class KeeperService(
         }
     }
 
-    private async Task<(LocalPostgres Local, PostgresStatus? Status)> ObserveAsync(ClusterState current, CancellationToken cancellationToken)
+    private async Task<(LocalPostgres Local, PostgresStatus? Status)> ObserveAsync(CancellationToken cancellationToken)
     {
         if (!postgres.IsInitialized)
         {
@@ -87,7 +87,13 @@ internal sealed class KeeperService(
             var status = await postgres.ProbeAsync(cancellationToken);
             if (status.Running)
             {
-                var role = status.InRecovery == true ? PgRole.Standby : PgRole.Primary;
+                // A probe that could not ask pg_is_in_recovery() falls back to how PgControl started the server.
+                var role = status.InRecovery switch
+                {
+                    true => PgRole.Standby,
+                    false => PgRole.Primary,
+                    null => postgres.Role == ServerRole.Primary ? PgRole.Primary : PgRole.Standby,
+                };
                 var position = role == PgRole.Primary ? status.FlushLsn : Max(status.ReceiveLsn, status.ReplayLsn);
                 return (new LocalPostgres(true, true, role, status.SystemIdentifier, status.Timeline ?? 0, ToLsn(position), role == PgRole.Standby ? _upstream : null, status.SynchronousStandbyNames ?? ""), status);
             }
@@ -172,6 +178,7 @@ internal sealed class KeeperService(
                 _upstream = rewind.Source;
                 break;
             case ApplySyncAction:
+                _written = null;
                 await WriteConfigurationAsync(current, primary: true, cancellationToken);
                 break;
             case StopForSwitchoverAction stop:
@@ -242,11 +249,12 @@ internal sealed class KeeperService(
         }
 
         var change = await postgres.WriteConfigurationAsync(configuration, cancellationToken);
-        _written = configuration;
         if (postgres.IsRunning && change.ReloadNeeded)
         {
             await postgres.ReloadAsync(cancellationToken);
         }
+
+        _written = configuration;
     }
 
     private static bool SameConfiguration(PostgresConfiguration a, PostgresConfiguration b) =>

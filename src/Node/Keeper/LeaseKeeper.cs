@@ -13,11 +13,17 @@ internal sealed class LeaseKeeper(MonotonicClock clock, TimeSpan leaseTimeout, T
 
     public LeaseHolder Holder => Volatile.Read(ref _holder);
 
-    public bool HoldsLease(long generation) => Holder.IsValid(clock.Now, generation);
+    /// <summary>
+    /// True while a lease granted at <paramref name="generation"/> or earlier has not reached its fence time. A newer
+    /// generation that still names this node primary (a sync-set change) keeps the lease: the leader's lease table is
+    /// per node, and it never promotes another node before this node's last grant ran out.
+    /// </summary>
+    public bool HoldsLease(long generation) =>
+        Holder is { FenceAt: { } fenceAt } holder && holder.Generation <= generation && clock.Now < fenceAt;
 
-    /// <summary>Time left until fencing must start; zero or less when there is no valid lease.</summary>
+    /// <summary>Time left until fencing must start; zero when there is no valid lease.</summary>
     public TimeSpan RemainingUntilFence(long generation) =>
-        Holder.IsValid(clock.Now, generation) && Holder.FenceAt is { } fenceAt ? fenceAt - clock.Now : TimeSpan.Zero;
+        HoldsLease(generation) && Holder.FenceAt is { } fenceAt ? fenceAt - clock.Now : TimeSpan.Zero;
 
     public TimeSpan Requesting()
     {
