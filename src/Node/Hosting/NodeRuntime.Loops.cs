@@ -128,7 +128,14 @@ internal sealed partial class NodeRuntime
 
         if (remaining > TimeSpan.Zero && _postgres.IsRunning)
         {
-            await _postgres.RenewLeaseAsync(remaining, cancellationToken);
+            try
+            {
+                await _postgres.RenewLeaseAsync(remaining, cancellationToken);
+            }
+            catch (ObjectDisposedException)
+            {
+                // PostgreSQL stopped between the check and the renewal; the keeper sees it next round.
+            }
         }
     }
 

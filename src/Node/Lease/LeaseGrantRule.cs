@@ -26,9 +26,11 @@ internal static class LeaseGrantRule
             return new(false, $"the view names {view.Primary ?? "no primary"}, not {request.NodeId}, as primary");
         }
 
-        if (view.Generation != request.Generation)
+        // A request made at an older generation that still names the requester primary (a sync-set change since) is
+        // granted: the lease table is per node, so the grant is accounted for whatever generation the keeper saw.
+        if (request.Generation > view.Generation)
         {
-            return new(false, $"the view is at generation {view.Generation}, the request is for {request.Generation}");
+            return new(false, $"the view is at generation {view.Generation}, behind the request's {request.Generation}; retry once this leader has applied it");
         }
 
         if (committed.Switchover is { } switchover && switchover.From == request.NodeId)
