@@ -160,6 +160,11 @@ public sealed class RaftCoreTests
         Assert.True(followers[2].IsLearner);
         Assert.Equal(0, followers[2].Match);
         Assert.Empty(cluster["n2"].Followers());
+        Assert.Equal([true, true, false], followers.Select(f => f.RecentlyActive));
+
+        cluster.Isolate("n3");
+        cluster.Run(12);
+        Assert.Equal([true, false, false], leader.Followers().Select(f => f.RecentlyActive));
     }
 
     [Fact]
