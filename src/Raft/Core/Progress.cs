@@ -28,7 +28,11 @@ internal sealed class Progress(long next, int maxInflight)
     /// <summary>Ticks since the snapshot was sent (retried after an election timeout).</summary>
     public int SnapshotElapsed { get; set; }
 
+    /// <summary>Answered since the leader's last quorum check (CheckQuorum bookkeeping).</summary>
     public bool RecentActive { get; set; } = true;
+
+    /// <summary>Leader ticks since this peer last answered; starts high (never heard from this leadership).</summary>
+    public int TicksSinceHeard { get; set; } = int.MaxValue / 2;
 
     /// <summary>In probe state: an Append is out, wait for its answer or a heartbeat answer.</summary>
     public bool ProbeSent { get; set; }

@@ -129,7 +129,7 @@ public sealed class RaftCore
         var list = new List<FollowerStatus>(progress.Count);
         foreach (var (id, pr) in progress)
         {
-            list.Add(new FollowerStatus(id, pr.Match, log.Membership.Learners.Contains(id), pr.RecentActive));
+            list.Add(new FollowerStatus(id, pr.Match, log.Membership.Learners.Contains(id), pr.TicksSinceHeard < options.ElectionTicks));
         }
 
         list.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
@@ -152,7 +152,7 @@ public sealed class RaftCore
     /// <summary>Feeds one message from a peer. Messages not addressed to this node, from an older term, or malformed are dropped (never thrown on).</summary>
     public void Step(RaftMessage message)
     {
-        if (message is null || !IsWellFormed(message))
+        if (message is null || message.To != Id || message.From == Id || !IsWellFormed(message))
         {
             return;
         }
@@ -494,6 +494,11 @@ public sealed class RaftCore
 
         foreach (var (id, pr) in progress)
         {
+            if (pr.TicksSinceHeard < int.MaxValue / 2)
+            {
+                pr.TicksSinceHeard++;
+            }
+
             if (pr.State == ProgressState.Snapshot && ++pr.SnapshotElapsed >= options.ElectionTicks)
             {
                 // The snapshot or its answer was lost: probe again (which resends the snapshot if still needed).
@@ -1009,6 +1014,7 @@ public sealed class RaftCore
             return;
         }
 
+        pr.TicksSinceHeard = 0;
         switch (m.Type)
         {
             case MessageType.AppendResponse:

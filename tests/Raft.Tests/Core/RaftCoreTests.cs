@@ -160,6 +160,11 @@ public sealed class RaftCoreTests
         Assert.True(followers[2].IsLearner);
         Assert.Equal(0, followers[2].Match);
         Assert.Empty(cluster["n2"].Followers());
+        Assert.Equal([true, true, false], followers.Select(f => f.RecentlyActive));
+
+        cluster.Isolate("n3");
+        cluster.Run(12);
+        Assert.Equal([true, false, false], leader.Followers().Select(f => f.RecentlyActive));
     }
 
     [Fact]
@@ -240,6 +245,12 @@ public sealed class RaftCoreTests
         var ready = core.GetReady();
         Assert.Equal([(MessageType.VoteResponse, 5L, true), (MessageType.PreVoteResponse, 5L, true)], ready.Messages.Select(m => (m.Type, m.Term, m.Reject)));
         Assert.Null(ready.HardState); // no vote was recorded
+        core.Advance(ready);
+
+        core.Step(new RaftMessage { Type = MessageType.Heartbeat, From = "n1", To = "n3", Term = 9 });
+        core.Step(new RaftMessage { Type = MessageType.Heartbeat, From = "n2", To = "n2", Term = 9 });
+        Assert.Equal(5, core.SoftState.Term);
+        Assert.False(core.HasReady());
     }
 
     [Fact]
