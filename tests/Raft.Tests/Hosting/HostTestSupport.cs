@@ -119,7 +119,8 @@ internal sealed class TestLoggerFactory(ITestOutputHelper output) : ILoggerFacto
 /// <summary>Real RaftHosts (FileRaftStorage, TcpRaftTransport, RaftCore) on loopback in temp directories.</summary>
 internal sealed class TestCluster : IAsyncDisposable
 {
-    public static readonly byte[] Secret = Encoding.UTF8.GetBytes("the cluster secret for host tests");
+    // One secret per cluster: clusters of concurrently running tests can never talk to each other.
+    public readonly byte[] Secret = Encoding.UTF8.GetBytes("host test secret " + Guid.NewGuid().ToString("N"));
 
     private readonly string _root = Path.Combine(Path.GetTempPath(), "pgraft-host-" + Guid.NewGuid().ToString("N"));
     private readonly Dictionary<string, int> _ports = new(StringComparer.Ordinal);

@@ -8,7 +8,7 @@ namespace PgRaft.Raft.Tests.Transport;
 /// <summary>Hands out free loopback ports from this task's range (27000-27999).</summary>
 internal static class TestPorts
 {
-    private static int _next = 27000 + (Environment.ProcessId % 20 * 10);
+    private static int _next = 27000 + (Environment.ProcessId % 9 * 100);
 
     public static int Next()
     {
