@@ -82,6 +82,25 @@ public sealed class FencingTests(ITestOutputHelper output)
         await TestEnvironment.EventuallyAsync(() => Task.FromResult(!GuardProcessTests.IsRunningProcess(supervised.PostmasterPid)), TimeSpan.FromSeconds(2), "the postmaster to exit");
     }
 
+    [Fact]
+    public async Task Kill_9_of_the_guard_itself_takes_the_postmaster_down_by_its_parent_death_signal()
+    {
+        using var directory = new TempDirectory("kill9guard");
+        await using var node = await TestNode.FromTemplateAsync(directory, "orphaned");
+        await node.Instance.StartAsync(ServerRole.Primary, cancellationToken: CancellationToken.None);
+        var postmasterPid = node.Instance.PostmasterPid!.Value;
+        await Task.Delay(500); // the guard's forking thread must outlive the start: a thread ending would fire the signal too
+        Assert.True(GuardProcessTests.IsRunningProcess(postmasterPid));
+
+        var clock = Stopwatch.StartNew();
+        Assert.True(NativeMethods.Kill(node.Instance.GuardPid!.Value, NativeMethods.SIGKILL));
+        var downAfter = await WaitUntilUnreachableAsync(node.Port, clock, TimeSpan.FromSeconds(10));
+        output.WriteLine($"unreachable {downAfter.TotalMilliseconds:0} ms after kill -9 of the guard");
+        Assert.True(downAfter <= TimeSpan.FromSeconds(2), $"still reachable {downAfter} after kill -9 of the guard");
+        await TestEnvironment.EventuallyAsync(() => Task.FromResult(!GuardProcessTests.IsRunningProcess(postmasterPid)), TimeSpan.FromSeconds(2), "the postmaster to die");
+        Assert.False((await node.Instance.ProbeAsync(CancellationToken.None)).Running);
+    }
+
     private static async Task<TimeSpan> WaitUntilUnreachableAsync(int port, Stopwatch clock, TimeSpan limit)
     {
         while (clock.Elapsed < limit)
