@@ -97,6 +97,7 @@ internal sealed class ProxyListener : IAsyncDisposable
             await Task.Delay(TimeSpan.FromMilliseconds(10), _time, cancellationToken);
         }
 
+        (_forwarder as IDisposable)?.Dispose();
         LogMessages.ProxyStopped(_logger, _options.Role, Counters.Total);
     }
 
