@@ -89,7 +89,7 @@ run_pgbench() { # workload clients port -> "tps latency_ms transactions"
     select-connect) args+=(-S -C) ;;
     tpcb) ;;
   esac
-  "$PGBIN/pgbench" "${args[@]}" postgres 2>&1 | awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} /actually processed/ {split($5, n, "/"); tx=n[1]} END {printf "%.0f %.3f %d\n", tps, lat, tx}'
+  "$PGBIN/pgbench" "${args[@]}" postgres 2>&1 | awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} /actually processed/ {split($NF, n, "/"); tx=n[1]} END {printf "%.0f %.3f %d\n", tps, lat, tx}'
 }
 TICKS=$(getconf CLK_TCK)
 

@@ -95,7 +95,7 @@ namespace PgRaft.ProxyHost
         {
             IPEndPoint? listen = null;
             ProxyEndpoint? target = null;
-            var mode = ForwardingMode.Pooled;
+            var mode = ForwardingMode.Epoll;
             var maxConnections = 1000;
             var stopOnEnd = false;
             var epollThreads = 1;

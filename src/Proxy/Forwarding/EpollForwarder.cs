@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using PgRaft.Proxy.Metrics;
@@ -41,6 +42,32 @@ internal sealed partial class EpollForwarder : IForwarder, IDisposable
     {
         var loop = _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
         return loop.Add(client, backend, counters);
+    }
+
+    /// <summary>
+    /// Connects without the runtime's socket engine (which would otherwise watch the socket for
+    /// ever after and wake a thread-pool thread for every packet the loop forwards).
+    /// </summary>
+    public async ValueTask ConnectAsync(Socket socket, IPEndPoint address, CancellationToken cancellationToken)
+    {
+        socket.Blocking = false;
+        try
+        {
+            socket.Connect(address);
+            return;
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+        {
+            // Connect in progress: wait for the socket to become writable.
+        }
+
+        var loop = _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
+        await loop.WaitWritableAsync(socket, cancellationToken);
+        var error = (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+        if (error != 0)
+        {
+            throw new SocketException(error);
+        }
     }
 
     public void Dispose()

@@ -28,7 +28,9 @@ internal sealed partial class EpollLoop : IDisposable
     private readonly int _epoll;
     private readonly int _wake;
     private readonly ConcurrentQueue<Pair> _incoming = new();
+    private readonly ConcurrentQueue<ConnectWaiter> _waiterChanges = new();
     private readonly Dictionary<long, Pair> _pairs = [];
+    private readonly Dictionary<long, ConnectWaiter> _waiters = [];
     private readonly Thread _thread;
     private long _nextId;
     private volatile bool _stopping;
@@ -54,6 +56,28 @@ internal sealed partial class EpollLoop : IDisposable
         _incoming.Enqueue(pair);
         Wake();
         return pair.Completion.Task;
+    }
+
+    /// <summary>
+    /// Completes when a non-blocking connect in progress on <paramref name="socket"/> has finished
+    /// (successfully or not: the caller reads SO_ERROR), without the runtime's socket engine.
+    /// </summary>
+    public Task WaitWritableAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        var waiter = new ConnectWaiter(socket);
+        if (cancellationToken.CanBeCanceled)
+        {
+            waiter.Cancellation = cancellationToken.Register(() =>
+            {
+                waiter.CancelRequested = true;
+                _waiterChanges.Enqueue(waiter);
+                Wake();
+            });
+        }
+
+        _waiterChanges.Enqueue(waiter);
+        Wake();
+        return waiter.Completion.Task;
     }
 
     public void Dispose()
@@ -93,14 +117,24 @@ internal sealed partial class EpollLoop : IDisposable
                     ulong ignored;
                     _ = read(_wake, &ignored, 8);
                     AdmitIncoming();
+                    AdmitWaiterChanges();
                     continue;
                 }
 
-                if (_pairs.TryGetValue((long)(data >> 1), out var pair))
+                if (_waiters.Remove((long)(data >> 1), out var waiter))
+                {
+                    EndWait(waiter, cancelled: false);
+                }
+                else if (_pairs.TryGetValue((long)(data >> 1), out var pair))
                 {
                     OnEvent(pair, (data & 1) == 0 ? Side.Client : Side.Backend, events[i].Events);
                 }
             }
+        }
+
+        foreach (var waiter in _waiters.Values.ToArray())
+        {
+            EndWait(waiter, cancelled: true);
         }
 
         foreach (var pair in _pairs.Values.ToArray())
@@ -130,6 +164,48 @@ internal sealed partial class EpollLoop : IDisposable
             {
                 Finish(pair, e);
             }
+        }
+    }
+
+    private void AdmitWaiterChanges()
+    {
+        while (_waiterChanges.TryDequeue(out var waiter))
+        {
+            if (waiter.Id == 0 && !waiter.CancelRequested)
+            {
+                waiter.Open();
+                waiter.Id = ++_nextId;
+                _waiters.Add(waiter.Id, waiter);
+                if (!TryControl(EpollCtlAdd, waiter.Fd, EpollOut, (ulong)waiter.Id << 1))
+                {
+                    _waiters.Remove(waiter.Id);
+                    waiter.Release();
+                    waiter.Completion.TrySetException(new SocketException(Marshal.GetLastPInvokeError()));
+                }
+            }
+            else if (waiter.CancelRequested && (waiter.Id == 0 || _waiters.Remove(waiter.Id)))
+            {
+                EndWait(waiter, cancelled: true);
+            }
+        }
+    }
+
+    private void EndWait(ConnectWaiter waiter, bool cancelled)
+    {
+        if (waiter.Id != 0)
+        {
+            TryControl(EpollCtlDel, waiter.Fd, 0, 0);
+        }
+
+        waiter.Release();
+        waiter.Cancellation.Dispose();
+        if (cancelled)
+        {
+            waiter.Completion.TrySetCanceled();
+        }
+        else
+        {
+            waiter.Completion.TrySetResult();
         }
     }
 
@@ -316,6 +392,36 @@ internal sealed partial class EpollLoop : IDisposable
         public int Pending { get; set; }
 
         public bool Ended { get; set; }
+    }
+
+    private sealed class ConnectWaiter(Socket socket)
+    {
+        private bool _referenced;
+
+        public long Id { get; set; }
+
+        public int Fd { get; private set; }
+
+        public volatile bool CancelRequested;
+
+        public CancellationTokenRegistration Cancellation { get; set; }
+
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Open()
+        {
+            socket.SafeHandle.DangerousAddRef(ref _referenced);
+            Fd = (int)socket.SafeHandle.DangerousGetHandle();
+        }
+
+        public void Release()
+        {
+            if (_referenced)
+            {
+                _referenced = false;
+                socket.SafeHandle.DangerousRelease();
+            }
+        }
     }
 
     private sealed class Pair(Socket client, Socket backend, ProxyCounters counters)

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using PgRaft.Proxy.Metrics;
 
@@ -12,6 +13,9 @@ internal interface IForwarder
     /// side fails; <paramref name="abort"/> closes both sockets and makes the copy end at once.
     /// </summary>
     Task ForwardAsync(Socket client, Socket backend, ProxyCounters counters, Action abort);
+
+    /// <summary>Connects the backend socket in the way that suits this forwarder.</summary>
+    ValueTask ConnectAsync(Socket socket, IPEndPoint address, CancellationToken cancellationToken);
 }
 
 /// <summary>A forwarder that runs each direction as its own loop.</summary>
@@ -38,6 +42,9 @@ internal abstract class DirectionalForwarder : IForwarder
             }
         }
     }
+
+    public ValueTask ConnectAsync(Socket socket, IPEndPoint address, CancellationToken cancellationToken) =>
+        socket.ConnectAsync(address, cancellationToken);
 
     /// <summary>Copies one direction until the source's end of stream, then half-closes the destination.</summary>
     protected abstract Task ForwardOneWayAsync(Socket from, Socket to, bool toServer, ProxyCounters counters);

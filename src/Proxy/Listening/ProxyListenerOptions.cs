@@ -33,8 +33,8 @@ internal sealed class ProxyListenerOptions
     /// <summary>Read-only port: standbys lagging more than this many bytes get no new connections.</summary>
     public long MaxReplicaLagBytes { get; init; } = 16L * 1024 * 1024;
 
-    /// <summary>How bytes are copied between the two sockets.</summary>
-    public ForwardingMode Forwarding { get; init; } = ForwardingMode.Pooled;
+    /// <summary>How bytes are copied between the two sockets (epoll measured cheapest; it falls back to pooled off Linux x64).</summary>
+    public ForwardingMode Forwarding { get; init; } = ForwardingMode.Epoll;
 
     /// <summary>Bytes per direction per connection (pooled and epoll modes), or pipe size (splice mode).</summary>
     public int BufferSize { get; init; } = 32 * 1024;
