@@ -30,8 +30,8 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "{Role} proxy failed to accept a client ({Error})")]
     public static partial void AcceptFailed(ILogger logger, ProxyRole role, SocketError error, Exception exception);
 
-    [LoggerMessage(EventId = 4007, Level = LogLevel.Warning, Message = "Splice forwarding is not available here ({Reason}); using pooled buffers")]
-    public static partial void SpliceUnavailable(ILogger logger, string reason);
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Warning, Message = "{Forwarding} forwarding is not available here ({Reason}); using pooled buffers")]
+    public static partial void ForwardingUnavailable(ILogger logger, ForwardingMode forwarding, string reason);
 
     [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, Message = "{Role} proxy failed while serving a client")]
     public static partial void ClientFailed(ILogger logger, ProxyRole role, Exception exception);

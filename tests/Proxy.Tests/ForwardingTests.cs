@@ -14,6 +14,7 @@ public sealed class ForwardingTests(PostgresCluster cluster)
     [Theory]
     [InlineData(nameof(ForwardingMode.Pooled), 100)]
     [InlineData(nameof(ForwardingMode.Splice), 100)]
+    [InlineData(nameof(ForwardingMode.Epoll), 100)]
     public async Task Copy_in_and_out_through_the_proxy_carries_every_byte(string modeName, int megabytes)
     {
         var mode = Enum.Parse<ForwardingMode>(modeName);

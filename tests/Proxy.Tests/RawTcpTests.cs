@@ -13,6 +13,7 @@ public sealed class RawTcpTests
     [Theory]
     [InlineData(nameof(ForwardingMode.Pooled))]
     [InlineData(nameof(ForwardingMode.Splice))]
+    [InlineData(nameof(ForwardingMode.Epoll))]
     public async Task Random_traffic_comes_back_byte_for_byte(string modeName)
     {
         var mode = Enum.Parse<ForwardingMode>(modeName);
@@ -40,6 +41,7 @@ public sealed class RawTcpTests
     [Theory]
     [InlineData(nameof(ForwardingMode.Pooled))]
     [InlineData(nameof(ForwardingMode.Splice))]
+    [InlineData(nameof(ForwardingMode.Epoll))]
     public async Task A_client_half_close_reaches_the_server_and_the_reply_still_comes_back(string modeName)
     {
         await using var backend = new TcpBackend(async socket =>
@@ -63,6 +65,7 @@ public sealed class RawTcpTests
     [Theory]
     [InlineData(nameof(ForwardingMode.Pooled))]
     [InlineData(nameof(ForwardingMode.Splice))]
+    [InlineData(nameof(ForwardingMode.Epoll))]
     public async Task A_server_half_close_reaches_the_client_and_the_client_can_still_send(string modeName)
     {
         var serverReceived = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -5,7 +5,7 @@ using PgRaft.Proxy.Routing;
 using PgRaft.ProxyHost;
 
 // Runs one proxy listener against a fixed target, for benchmarks and manual tests, before the node exists.
-//   PgRaft.ProxyHost --listen 127.0.0.1:26500 --target 127.0.0.1:5433 [--mode pooled|splice] [--max-connections N]
+//   PgRaft.ProxyHost --listen 127.0.0.1:26500 --target 127.0.0.1:5433 [--mode pooled|splice|epoll] [--epoll-threads N] [--max-connections N]
 // Standard input changes the target while it runs: "target HOST:PORT", "none" (hold new clients), "quit".
 var arguments = HostArguments.Parse(args);
 var routing = new ProxyRoutingPublisher(new ProxyRoutingSnapshot(arguments.Target, true, [], false));
@@ -15,6 +15,7 @@ var options = new ProxyListenerOptions
     Listen = arguments.Listen,
     Forwarding = arguments.Mode,
     MaxConnections = arguments.MaxConnections,
+    EpollThreads = arguments.EpollThreads,
 };
 var logger = new StderrLogger();
 await using var listener = new ProxyListener(options, routing, logger);
@@ -88,15 +89,16 @@ Console.WriteLine($"stopped: total={counters.Total} toServer={counters.BytesToSe
 
 namespace PgRaft.ProxyHost
 {
-    internal sealed record HostArguments(IPEndPoint Listen, ProxyEndpoint? Target, ForwardingMode Mode, int MaxConnections, bool StopOnEndOfInput)
+    internal sealed record HostArguments(IPEndPoint Listen, ProxyEndpoint? Target, ForwardingMode Mode, int MaxConnections, bool StopOnEndOfInput, int EpollThreads)
     {
         public static HostArguments Parse(string[] args)
         {
             IPEndPoint? listen = null;
             ProxyEndpoint? target = null;
-            var mode = ForwardingMode.Pooled;
+            var mode = ForwardingMode.Epoll;
             var maxConnections = 1000;
             var stopOnEnd = false;
+            var epollThreads = 1;
             for (var i = 0; i < args.Length; i++)
             {
                 string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -114,15 +116,18 @@ namespace PgRaft.ProxyHost
                     case "--max-connections":
                         maxConnections = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture);
                         break;
+                    case "--epoll-threads":
+                        epollThreads = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture);
+                        break;
                     case "--stop-on-eof":
                         stopOnEnd = true;
                         break;
                     default:
-                        throw new ArgumentException($"Unknown argument {args[i]}; use --listen IP:PORT --target HOST:PORT [--mode pooled|splice] [--max-connections N] [--stop-on-eof].");
+                        throw new ArgumentException($"Unknown argument {args[i]}; use --listen IP:PORT --target HOST:PORT [--mode pooled|splice|epoll] [--epoll-threads N] [--max-connections N] [--stop-on-eof].");
                 }
             }
 
-            return new HostArguments(listen ?? throw new ArgumentException("--listen IP:PORT is required."), target, mode, maxConnections, stopOnEnd);
+            return new HostArguments(listen ?? throw new ArgumentException("--listen IP:PORT is required."), target, mode, maxConnections, stopOnEnd, epollThreads);
         }
     }
 }

@@ -7,6 +7,16 @@ internal static class ForwarderFactory
 {
     public static IForwarder Create(ProxyListenerOptions options, ILogger logger)
     {
+        if (options.Forwarding == ForwardingMode.Epoll)
+        {
+            if (EpollForwarder.IsSupported(out var why))
+            {
+                return new EpollForwarder(options.BufferSize, options.EpollThreads);
+            }
+
+            LogMessages.ForwardingUnavailable(logger, options.Forwarding, why);
+        }
+
         if (options.Forwarding == ForwardingMode.Splice)
         {
             if (SpliceForwarder.IsSupported(out var reason))
@@ -14,7 +24,7 @@ internal static class ForwarderFactory
                 return new SpliceForwarder(options.BufferSize);
             }
 
-            LogMessages.SpliceUnavailable(logger, reason);
+            LogMessages.ForwardingUnavailable(logger, options.Forwarding, reason);
         }
 
         return new PooledForwarder(options.BufferSize);

@@ -8,4 +8,7 @@ internal enum ForwardingMode
 
     /// <summary>Linux splice(2) through a pipe per direction: the bytes stay in the kernel. Falls back to Pooled elsewhere.</summary>
     Splice,
+
+    /// <summary>Dedicated epoll threads with non-blocking recv/send (Linux x64). Falls back to Pooled elsewhere.</summary>
+    Epoll,
 }

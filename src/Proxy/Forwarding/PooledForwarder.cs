@@ -8,9 +8,9 @@ namespace PgRaft.Proxy.Forwarding;
 /// Receive into one pooled buffer, send it all, repeat: nothing more is read until what was read is
 /// written (back-pressure), and the loop allocates nothing per packet.
 /// </summary>
-internal sealed class PooledForwarder(int bufferSize) : IForwarder
+internal sealed class PooledForwarder(int bufferSize) : DirectionalForwarder
 {
-    public async Task ForwardAsync(Socket from, Socket to, bool toServer, ProxyCounters counters)
+    protected override async Task ForwardOneWayAsync(Socket from, Socket to, bool toServer, ProxyCounters counters)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         try

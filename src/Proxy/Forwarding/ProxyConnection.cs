@@ -16,10 +16,15 @@ internal sealed class ProxyConnection(Socket client, Socket backend, ProxyRoute 
     /// <summary>Forwards both directions until both have ended or either fails; then both sockets are closed.</summary>
     public async Task RunAsync()
     {
-        var toServer = PumpAsync(client, backend, true);
-        var toClient = PumpAsync(backend, client, false);
-        await toServer;
-        await toClient;
+        try
+        {
+            await forwarder.ForwardAsync(client, backend, counters, () => Close());
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            Close();
+            return;
+        }
 
         // Both sides have ended their streams: an ordinary close, so nothing still in flight is lost.
         Close(reset: false);
@@ -48,19 +53,22 @@ internal sealed class ProxyConnection(Socket client, Socket backend, ProxyRoute 
             }
         }
 
+        // Shutting down first also wakes a forwarder that holds the descriptors (the epoll loop).
+        ShutdownQuietly(backend);
+        ShutdownQuietly(client);
         backend.Dispose();
         client.Dispose();
     }
 
-    private async Task PumpAsync(Socket from, Socket to, bool toServer)
+    private static void ShutdownQuietly(Socket socket)
     {
         try
         {
-            await forwarder.ForwardAsync(from, to, toServer, counters);
+            socket.Shutdown(SocketShutdown.Both);
         }
-        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            Close();
+            // Not connected any more: nothing to wake.
         }
     }
 }

@@ -12,7 +12,7 @@ namespace PgRaft.Proxy.Forwarding;
 /// destination is drained through a pooled buffer and an ordinary async send), so no thread blocks
 /// and nothing spins.
 /// </summary>
-internal sealed partial class SpliceForwarder(int pipeSize) : IForwarder
+internal sealed partial class SpliceForwarder(int pipeSize) : DirectionalForwarder
 {
     private const int EAGAIN = 11;
     private const int EINTR = 4;
@@ -44,7 +44,7 @@ internal sealed partial class SpliceForwarder(int pipeSize) : IForwarder
         }
     }
 
-    public async Task ForwardAsync(Socket from, Socket to, bool toServer, ProxyCounters counters)
+    protected override async Task ForwardOneWayAsync(Socket from, Socket to, bool toServer, ProxyCounters counters)
     {
         var (pipeRead, pipeWrite) = CreatePipe(pipeSize);
         var peek = new byte[1];

@@ -97,6 +97,7 @@ internal sealed class ProxyListener : IAsyncDisposable
             await Task.Delay(TimeSpan.FromMilliseconds(10), _time, cancellationToken);
         }
 
+        (_forwarder as IDisposable)?.Dispose();
         LogMessages.ProxyStopped(_logger, _options.Role, Counters.Total);
     }
 
@@ -289,7 +290,7 @@ internal sealed class ProxyListener : IAsyncDisposable
             var address = await target.ResolveAsync(timeout.Token);
             backend = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             SocketTuning.Apply(backend, _options);
-            await backend.ConnectAsync(address, timeout.Token);
+            await _forwarder.ConnectAsync(backend, address, timeout.Token);
             return backend;
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or InvalidOperationException)

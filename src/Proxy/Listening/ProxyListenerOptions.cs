@@ -33,11 +33,14 @@ internal sealed class ProxyListenerOptions
     /// <summary>Read-only port: standbys lagging more than this many bytes get no new connections.</summary>
     public long MaxReplicaLagBytes { get; init; } = 16L * 1024 * 1024;
 
-    /// <summary>How bytes are copied between the two sockets.</summary>
-    public ForwardingMode Forwarding { get; init; } = ForwardingMode.Pooled;
+    /// <summary>How bytes are copied between the two sockets (epoll measured cheapest; it falls back to pooled off Linux x64).</summary>
+    public ForwardingMode Forwarding { get; init; } = ForwardingMode.Epoll;
 
-    /// <summary>Bytes per direction per connection (pooled mode), or pipe size (splice mode).</summary>
-    public int BufferSize { get; init; } = 64 * 1024;
+    /// <summary>Bytes per direction per connection (pooled and epoll modes), or pipe size (splice mode).</summary>
+    public int BufferSize { get; init; } = 32 * 1024;
+
+    /// <summary>Epoll mode: how many forwarding threads (each with its own epoll instance).</summary>
+    public int EpollThreads { get; init; } = 1;
 
     /// <summary>TCP keepalive on both sockets: idle time before the first probe.</summary>
     public TimeSpan KeepAliveIdle { get; init; } = TimeSpan.FromSeconds(30);
@@ -61,6 +64,7 @@ internal sealed class ProxyListenerOptions
         Require(KeepAliveIdle >= TimeSpan.FromSeconds(1), nameof(KeepAliveIdle), "must be at least 1 s");
         Require(KeepAliveInterval >= TimeSpan.FromSeconds(1), nameof(KeepAliveInterval), "must be at least 1 s");
         Require(KeepAliveCount >= 1, nameof(KeepAliveCount), "must be at least 1");
+        Require(EpollThreads is >= 1 and <= 64, nameof(EpollThreads), "must be between 1 and 64");
         Require(Backlog >= 1, nameof(Backlog), "must be at least 1");
     }
 

@@ -23,7 +23,7 @@ internal sealed class ProxyHarness : IAsyncDisposable
     public static ProxyHarness Start(
         ProxyRoutingSnapshot initial,
         ProxyRole role = ProxyRole.ReadWrite,
-        ForwardingMode mode = ForwardingMode.Pooled,
+        ForwardingMode? mode = null,
         TimeSpan? holdTimeout = null,
         int maxConnections = 100,
         long maxReplicaLagBytes = 1024 * 1024)
@@ -36,7 +36,7 @@ internal sealed class ProxyHarness : IAsyncDisposable
                 {
                     Role = role,
                     Listen = new IPEndPoint(IPAddress.Loopback, TestPorts.Next()),
-                    Forwarding = mode,
+                    Forwarding = mode ?? new ProxyListenerOptions { Role = role, Listen = new IPEndPoint(IPAddress.Loopback, 0) }.Forwarding,
                     HoldTimeout = holdTimeout ?? TimeSpan.FromSeconds(5),
                     MaxConnections = maxConnections,
                     MaxReplicaLagBytes = maxReplicaLagBytes,
