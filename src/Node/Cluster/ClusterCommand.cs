@@ -99,7 +99,7 @@ internal sealed record Resume : ClusterCommand;
 /// <summary>An operator asks the primary of generation <see cref="ExpectedGeneration"/> to hand over to <see cref="To"/> (null: the best standby).</summary>
 internal sealed record RequestSwitchover(long ExpectedGeneration, string? To, DateTimeOffset RequestedAt) : ClusterCommand;
 
-/// <summary>The old primary of a switchover stopped writing at <see cref="FinalLsn"/> on <see cref="Timeline"/>.</summary>
-internal sealed record SwitchoverStopped(long Generation, Lsn FinalLsn, int Timeline) : ClusterCommand;
+/// <summary>The old primary of a switchover stopped writing at <see cref="FinalLsn"/> on <see cref="Timeline"/> (seen by the leader at <see cref="StoppedAt"/>, its wall clock).</summary>
+internal sealed record SwitchoverStopped(long Generation, Lsn FinalLsn, int Timeline, DateTimeOffset StoppedAt) : ClusterCommand;
 
 internal sealed record CancelSwitchover(string Reason) : ClusterCommand;

@@ -305,7 +305,7 @@ internal static class ClusterStateApplier
             return Reject(state, $"the switchover is already in phase {pending.Phase}");
         }
 
-        return (state with { Switchover = pending with { Phase = SwitchoverPhase.CatchingUp, FinalLsn = command.FinalLsn, Timeline = command.Timeline } },
+        return (state with { Switchover = pending with { Phase = SwitchoverPhase.CatchingUp, FinalLsn = command.FinalLsn, Timeline = command.Timeline, StoppedAt = command.StoppedAt } },
             CommandResult.Applied($"switchover: {pending.From} stopped writing at {command.FinalLsn}"));
     }
 }

@@ -20,4 +20,5 @@ internal sealed record PendingSwitchover(
     SwitchoverPhase Phase,
     Lsn? FinalLsn,
     int? Timeline,
-    DateTimeOffset RequestedAt);
+    DateTimeOffset RequestedAt,
+    DateTimeOffset? StoppedAt = null);

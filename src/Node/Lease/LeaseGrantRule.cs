@@ -13,7 +13,13 @@ internal static class LeaseGrantRule
     /// <param name="request">What the keeper asked for.</param>
     /// <param name="stillLeaderAfterQuorumRound">True when a quorum round (as for ReadIndex) started after the request confirmed this node still leads.</param>
     /// <param name="committed">The cluster state as of the read index of that round.</param>
-    public static LeaseGrantDecision Decide(LeaseRequest request, bool stillLeaderAfterQuorumRound, ClusterState committed)
+    /// <param name="failoverDue">
+    /// The sentinel's verdict (<c>SentinelRules.FailoverDue</c>): when the requester counts as failed and another node
+    /// could take over, no more grants, so that its lease runs out and the failover proceeds even while its keeper keeps
+    /// asking (a crashed PostgreSQL under a live keeper). Null otherwise, so a primary nobody could replace keeps its
+    /// lease and may recover in place.
+    /// </param>
+    public static LeaseGrantDecision Decide(LeaseRequest request, bool stillLeaderAfterQuorumRound, ClusterState committed, string? failoverDue = null)
     {
         if (!stillLeaderAfterQuorumRound)
         {
@@ -36,6 +42,11 @@ internal static class LeaseGrantRule
         if (committed.Switchover is { } switchover && switchover.From == request.NodeId)
         {
             return new(false, $"{request.NodeId} is handing over in a switchover ({switchover.Phase})");
+        }
+
+        if (failoverDue is not null)
+        {
+            return new(false, $"a failover is due: {failoverDue}");
         }
 
         return new(true, $"{request.NodeId} is primary at generation {view.Generation}");

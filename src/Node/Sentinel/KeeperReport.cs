@@ -40,6 +40,12 @@ internal sealed record KeeperReport
     /// <summary>The synchronous_standby_names the keeper wrote (meaningful on a primary).</summary>
     public SyncConfig? AppliedSync { get; init; }
 
+    /// <summary>
+    /// The primary's WAL flush position when it wrote <see cref="AppliedSync"/>: commits acknowledged before it were
+    /// waited for by the previous set, so the new set counts only once its members have reached it.
+    /// </summary>
+    public Lsn? AppliedSyncLsn { get; init; }
+
     /// <summary>The view generation the keeper has reconciled toward.</summary>
     public long AppliedGeneration { get; init; }
 

@@ -64,6 +64,23 @@ internal static class SentinelRules
         return $"primary {primary} unhealthy for {Describe.Seconds(quiet)} ({what})";
     }
 
+    /// <summary>
+    /// Why a failover of <paramref name="primary"/> is due (it counts as failed, failover is not paused, and another
+    /// node could take over once the lease has run out), or null. The leader stops granting the primary leases then.
+    /// </summary>
+    public static string? FailoverDue(SentinelInput input, string primary)
+    {
+        if (input.Spec.Paused || input.State.Bootstrap is null || input.State.View.Primary != primary
+            || PrimaryFailure(input, primary) is not { } failure)
+        {
+            return null;
+        }
+
+        return CandidateSelector.ForFailover(input, primary, TimeSpan.MinValue).Chosen is { } candidate
+            ? $"{failure}; {candidate.NodeId} can take over"
+            : null;
+    }
+
     private static bool IsStoppedForSwitchover(ClusterState state, KeeperReport report) =>
         state.Switchover is { } switchover
         && switchover.From == report.NodeId
@@ -167,8 +184,9 @@ internal static class SentinelRules
     {
         var state = input.State;
         var view = state.View;
-        var sync = SyncPlanner.AfterPromotion(input, oldPrimary, newPrimary);
-        var next = new ClusterView(view.Generation + 1, newPrimary, sync, sync, UpstreamPlanner.Desired(state, newPrimary));
+        var written = SyncPlanner.AfterPromotion(input, oldPrimary, newPrimary);
+        var bound = written with { Quorum = 0 };
+        var next = new ClusterView(view.Generation + 1, newPrimary, bound, written, UpstreamPlanner.Desired(state, newPrimary));
         var history = new HistoryEntry(next.Generation, oldPrimary, newPrimary, reason, timeline, lsn, input.WallClock);
         return new ChangeView(view.Generation, next, history);
     }
@@ -197,10 +215,11 @@ internal static class SentinelRules
         var latest = input.Reports.Latest(primary);
         if (switchover.Phase == SwitchoverPhase.Draining)
         {
-            if (latest is { FlushLsn: { } final } && IsStoppedForSwitchover(state, latest))
+            // Position, not FlushLsn: a primary that had not finished promoting when it stopped reports as a standby.
+            if (latest is { Position: { } final } && IsStoppedForSwitchover(state, latest))
             {
                 return SentinelDecision.Propose(
-                    new SwitchoverStopped(switchover.Generation, final, latest.Timeline),
+                    new SwitchoverStopped(switchover.Generation, final, latest.Timeline, input.WallClock),
                     $"switchover to {target}: {primary} stopped writing at {final} on timeline {latest.Timeline}",
                     SentinelStatus.Switchover);
             }
@@ -225,6 +244,13 @@ internal static class SentinelRules
         }
 
         var caughtUp = CandidateSelector.Rank(standbys.Where(c => c.Position >= finalLsn)).FirstOrDefault();
+        if (caughtUp is null && switchover.StoppedAt is { } stoppedAt && input.WallClock - stoppedAt >= input.Spec.FailTimeout)
+        {
+            // Standbys that were streaming get the rest of the WAL as the old primary shuts down; one that has not by now will not.
+            var why = $"no standby reached {finalLsn} within failTimeout {Describe.Seconds(input.Spec.FailTimeout)} of the stop";
+            return SentinelDecision.Propose(new CancelSwitchover(why), $"switchover to {target}: cancelling, {why}", SentinelStatus.Switchover);
+        }
+
         if (caughtUp is null)
         {
             var positions = string.Join(", ", CandidateSelector.Rank(standbys).Select(c => $"{c.NodeId} at {c.Position}"));

@@ -59,7 +59,10 @@ internal static class SyncPlanner
         return keep.Count == 0 ? SyncConfig.Async : SyncConfig.Of(Math.Min(k, keep.Count), keep);
     }
 
-    /// <summary>The set a newly promoted primary starts with (it has acknowledged nothing yet, so bound = what it writes).</summary>
+    /// <summary>
+    /// What a newly promoted primary writes. The committed bound starts with quorum 0 (no failover relies on it) until
+    /// the members have caught up with the promotion point, through the usual confirmation step.
+    /// </summary>
     public static SyncConfig AfterPromotion(SentinelInput input, string oldPrimary, string newPrimary)
     {
         var spec = input.Spec;
@@ -112,13 +115,24 @@ internal static class SyncPlanner
         }
 
         var report = input.Reports.Latest(primary);
-        if (report is { AppliedSync: { } applied } && report.AppliedGeneration == view.Generation && applied.Equals(view.PrimarySync))
+        if (report is not { AppliedSync: { } applied } || report.AppliedGeneration != view.Generation || !applied.Equals(view.PrimarySync))
         {
-            var next = view with { Generation = view.Generation + 1, Sync = view.PrimarySync };
-            return (next, $"sync: committing the set {view.PrimarySync} (was {view.Sync}): {primary} reported it applied it at generation {view.Generation}");
+            return (null, $"sync: waiting for {primary} to report synchronous_standby_names {Names(view.PrimarySync)} applied at generation {view.Generation} before committing it");
         }
 
-        return (null, $"sync: waiting for {primary} to report synchronous_standby_names {Names(view.PrimarySync)} applied at generation {view.Generation} before committing it");
+        // Commits acknowledged before the primary switched sets were waited for by the old set only: the new set may be
+        // relied on once enough of its members have everything up to the switch.
+        var switchedAt = report.AppliedSyncLsn ?? report.FlushLsn ?? Lsn.Zero;
+        var systemId = input.State.Bootstrap?.SystemIdentifier;
+        var caughtUp = view.PrimarySync.Standbys
+            .Count(id => input.Reports.Latest(id) is { Role: PgRole.Standby, Position: { } position } r && r.SystemIdentifier == systemId && position >= switchedAt);
+        if (caughtUp < view.PrimarySync.Quorum)
+        {
+            return (null, $"sync: {primary} applied {Names(view.PrimarySync)}; waiting for {view.PrimarySync.Quorum} of its members to reach {switchedAt} ({caughtUp} have) before committing it");
+        }
+
+        var confirmed = view with { Generation = view.Generation + 1, Sync = view.PrimarySync };
+        return (confirmed, $"sync: committing the set {view.PrimarySync} (was {view.Sync}): {primary} applied it at generation {view.Generation} and {caughtUp} members reached {switchedAt}");
     }
 
     private static string Names(SyncConfig config) => config.IsAsync ? "'' (async)" : config.ToSynchronousStandbyNames();

@@ -76,7 +76,7 @@ internal static class CommandScenario
             case 9:
                 return new RequestSwitchover(state.View.Generation - random.Next(2), random.Next(3) == 0 ? null : Existing(random, state), Epoch.AddSeconds(random.Next(100)));
             case 10:
-                return new SwitchoverStopped(state.Switchover?.Generation ?? random.Next(5), new Lsn((ulong)random.NextInt64(0, 1L << 40)), random.Next(1, 4));
+                return new SwitchoverStopped(state.Switchover?.Generation ?? random.Next(5), new Lsn((ulong)random.NextInt64(0, 1L << 40)), random.Next(1, 4), Epoch.AddSeconds(random.Next(100)));
             default:
                 return random.Next(2) == 0 ? new CancelSwitchover("operator") : new RecordPostBootstrapScriptDone(Existing(random, state) ?? "n1");
         }

@@ -26,6 +26,7 @@ internal sealed class ControlPlaneSimulation
         public bool Isolated { get; set; }
         public bool Cut { get; set; }
         public bool Frozen { get; set; }
+        public bool PostgresBroken { get; set; }
         public bool Running { get; set; }
         public PgRole Role { get; set; } = PgRole.Standby;
         public int Timeline { get; set; } = 1;
@@ -34,6 +35,7 @@ internal sealed class ControlPlaneSimulation
         public ClusterState Known { get; set; } = ClusterState.Empty;
         public SyncConfig AppliedSync { get; set; } = SyncConfig.Async;
         public long AppliedGeneration { get; set; }
+        public Lsn AppliedSyncLsn { get; set; }
         public long? StoppedFor { get; set; }
         public LeaseHolder Lease { get; set; } = LeaseHolder.None(spec.LeaseTimeout, spec.FenceMargin);
         public string? StreamingFrom { get; set; }
@@ -95,7 +97,14 @@ internal sealed class ControlPlaneSimulation
 
     public ReplicationMode Mode => _spec.Mode;
 
-    private void Count(string what) => Events[what] = Events.GetValueOrDefault(what) + 1;
+    /// <summary>What happened, tick by tick (faults, decisions, promotions), for reading a failing seed.</summary>
+    public List<string> Trace { get; } = [];
+
+    private void Count(string what)
+    {
+        Events[what] = Events.GetValueOrDefault(what) + 1;
+        Trace.Add($"{_tick}: {what} | {string.Join(" ", _nodes.Select(n => $"{n.Id}[{(n.Alive ? "" : "dead ")}{(n.Isolated ? "iso " : "")}{(n.Cut ? "cut " : "")}{(n.Frozen ? "frozen " : "")}{(n.Running ? "run " : "")}{n.Role} tl{n.Timeline} wal{n.Wal.Count} sync{n.AppliedSync}]"))} leader {_leader} acked-max {(_acknowledged.Count == 0 ? -1 : _acknowledged.Max())}");
+    }
 
     private SimNode Node(string id) => _nodes.First(n => n.Id == id);
 
@@ -128,7 +137,7 @@ internal sealed class ControlPlaneSimulation
                 foreach (var node in _nodes)
                 {
                     node.Alive = true;
-                    node.Isolated = node.Cut = node.Frozen = false;
+                    node.Isolated = node.Cut = node.Frozen = node.PostgresBroken = false;
                 }
             }
 
@@ -154,8 +163,14 @@ internal sealed class ControlPlaneSimulation
         var node = _nodes[_random.Next(_nodes.Count)];
         var primary = _state.View.Primary is { } p ? Node(p) : node;
         var target = _random.Next(2) == 0 ? primary : node;
-        switch (_random.Next(8))
+        switch (_random.Next(9))
         {
+            case 8:
+                // PostgreSQL dies and cannot be restarted in place, while pgraft lives on and keeps asking for its lease.
+                target.PostgresBroken = true;
+                target.Running = false;
+                Count("postgres broken");
+                break;
             case 0:
                 target.Alive = false;
                 target.Running = false; // the guard stops PostgreSQL when pgraft dies
@@ -176,7 +191,7 @@ internal sealed class ControlPlaneSimulation
             case 4:
             case 5:
                 target.Alive = true;
-                target.Isolated = target.Cut = target.Frozen = false;
+                target.Isolated = target.Cut = target.Frozen = target.PostgresBroken = false;
                 Count("heal");
                 break;
             case 6:
@@ -286,7 +301,8 @@ internal sealed class ControlPlaneSimulation
             if (node.InContact && _leader is not null)
             {
                 var request = new LeaseRequest(node.Id, view.Generation);
-                var decision = LeaseGrantRule.Decide(request, stillLeaderAfterQuorumRound: true, _state);
+                var input = new SentinelInput(_state, _reports, _now, _leases, DateTimeOffset.UnixEpoch + _now);
+                var decision = LeaseGrantRule.Decide(request, stillLeaderAfterQuorumRound: true, _state, SentinelRules.FailoverDue(input, node.Id));
                 _leases = LeaseGrantRule.Record(_leases, request, decision, _now);
                 node.Lease = decision.Granted ? node.Lease.OnGranted(_now, view.Generation) : node.Lease;
             }
@@ -302,9 +318,20 @@ internal sealed class ControlPlaneSimulation
                 return;
             }
 
+            if (node.PostgresBroken)
+            {
+                node.Running = false;
+                return;
+            }
+
             node.Running = true;
             if (_random.Next(2) == 0)
             {
+                if (!node.AppliedSync.Equals(view.PrimarySync))
+                {
+                    node.AppliedSyncLsn = node.Position;
+                }
+
                 node.AppliedSync = view.PrimarySync;
                 node.AppliedGeneration = view.Generation;
             }
@@ -324,7 +351,7 @@ internal sealed class ControlPlaneSimulation
             return;
         }
 
-        node.Running = true;
+        node.Running = !node.PostgresBroken;
         node.StreamingFrom = view.Primary;
     }
 
@@ -407,6 +434,7 @@ internal sealed class ControlPlaneSimulation
                 ReplayLsn = node.Role == PgRole.Standby ? node.Position : null,
                 Upstream = node.Running ? node.StreamingFrom : null,
                 AppliedSync = node.AppliedSync,
+                AppliedSyncLsn = node.AppliedSyncLsn,
                 AppliedGeneration = node.AppliedGeneration,
                 StoppedForSwitchover = node.StoppedFor,
             });
@@ -431,6 +459,7 @@ internal sealed class ControlPlaneSimulation
         if (decision.Command is { } command)
         {
             Count(command is ChangeView { History: { } h } ? "decided " + h.Reason : "decided " + command.GetType().Name);
+            Trace.Add($"   {decision}");
             Apply(command, allowRejection: false);
         }
     }

@@ -22,7 +22,8 @@ public sealed class ControlPlaneSimulationTests
 
             if (simulation.Violations.Count > 0)
             {
-                throw new InvalidOperationException($"seed {seed} ({simulation.Mode}):\n  " + string.Join("\n  ", simulation.Violations.Take(10)));
+                throw new InvalidOperationException($"seed {seed} ({simulation.Mode}):\n  " + string.Join("\n  ", simulation.Violations.Take(10))
+                    + "\nlast events:\n  " + string.Join("\n  ", simulation.Trace.TakeLast(20)));
             }
 
             return true;

@@ -161,6 +161,16 @@ internal static class SafetyOracle
         if (report is not { AppliedSync: { } applied } || report.AppliedGeneration != view.Generation || !next.Sync.Dominates(applied))
         {
             violations.Add($"dropped {string.Join(",", dropped)} (or raised the quorum) from the committed sync set before the primary reported it applied the smaller synchronous_standby_names");
+            return;
+        }
+
+        // ... and only once enough of the new set hold everything acknowledged before the primary switched sets.
+        var switchedAt = report.AppliedSyncLsn ?? report.FlushLsn ?? Lsn.Zero;
+        var holders = next.Sync.Standbys.Count(id => input.Reports.Latest(id) is { Role: PgRole.Standby } r
+            && r.SystemIdentifier == input.State.Bootstrap?.SystemIdentifier && Position(r) >= switchedAt);
+        if (holders < next.Sync.Quorum)
+        {
+            violations.Add($"narrowed the committed sync set to {next.Sync} while only {holders} of its members had reached {switchedAt}");
         }
     }
 }

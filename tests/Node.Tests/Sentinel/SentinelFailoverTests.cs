@@ -213,7 +213,39 @@ public sealed class SentinelFailoverTests
         var change = Assert.IsType<ChangeView>(scenario.Step().Command);
 
         Assert.Equal("node2", change.View.Primary);
-        Assert.Equal(SyncConfig.Of(1, "node3"), change.View.Sync);
+        Assert.Equal(SyncConfig.Of(0, "node3"), change.View.Sync);
         Assert.Equal(SyncConfig.Of(1, "node3"), change.View.PrimarySync);
+    }
+
+    [Fact]
+    public void A_primary_whose_postgresql_stays_down_gets_no_more_leases_once_failed_so_the_failover_proceeds()
+    {
+        var scenario = new Scenario(ReplicationMode.Async)
+            .Primary(97.0, "0/5000060")
+            .Primary(99.9, "0/5000060", healthy: false)
+            .Standby("node2", 99.9, "0/5000060");
+        var request = new PgRaft.Node.Lease.LeaseRequest("node1", scenario.State.View.Generation);
+        scenario.Now = S(98.4);
+        Assert.True(PgRaft.Node.Lease.LeaseGrantRule.Decide(request, true, scenario.State, SentinelRules.FailoverDue(scenario.Input, "node1")).Granted);
+        scenario.Grant(98.4);
+
+        // From 98.5 node1 counts as failed: its keeper keeps asking, but the grants stop.
+        for (var t = 98.5; t < 100.6; t += 0.05)
+        {
+            scenario.Now = S(t);
+            var decision = PgRaft.Node.Lease.LeaseGrantRule.Decide(request, true, scenario.State, SentinelRules.FailoverDue(scenario.Input, "node1"));
+            Assert.False(decision.Granted);
+            Assert.Contains("unhealthy", decision.Reason, StringComparison.Ordinal);
+        }
+
+        scenario.Now = S(100.5);
+        scenario.Standby("node2", 100.45, "0/5000060");
+        Assert.Equal("node2", Assert.IsType<ChangeView>(scenario.Decide().Command).View.Primary);
+
+        // While paused, or with nobody to take over, the primary keeps its lease and may recover in place.
+        var paused = scenario.State with { Spec = scenario.State.Spec with { Paused = true } };
+        Assert.True(PgRaft.Node.Lease.LeaseGrantRule.Decide(request, true, paused, SentinelRules.FailoverDue(scenario.Input with { State = paused }, "node1")).Granted);
+        scenario.Standby("node2", 100.45, "0/5000060", healthy: false);
+        Assert.True(PgRaft.Node.Lease.LeaseGrantRule.Decide(request, true, scenario.State, SentinelRules.FailoverDue(scenario.Input, "node1")).Granted);
     }
 }

@@ -83,9 +83,10 @@ internal static class SentinelScenario
                     random.Next(2) == 0 || others.Count == 0 ? null : others[random.Next(others.Count)],
                     random.Next(8) == 0 ? generation - 1 : generation,
                     phase,
-                    phase == SwitchoverPhase.CatchingUp ? new Lsn(Base + (ulong)random.Next(0, 1 << 20)) : null,
-                    phase == SwitchoverPhase.CatchingUp ? random.Next(1, 3) : null,
-                    Wall - TimeSpan.FromSeconds(random.Next(0, 40)));
+                    phase == SwitchoverPhase.CatchingUp ? new Lsn(Base + (ulong)random.Next(0, 1 << 16)) : null,
+                    phase == SwitchoverPhase.CatchingUp ? (random.Next(5) == 0 ? 2 : 1) : null,
+                    Wall - TimeSpan.FromSeconds(random.Next(0, 40)),
+                    phase == SwitchoverPhase.CatchingUp ? Wall - TimeSpan.FromMilliseconds(random.Next(0, 1700)) : null);
             }
 
             state = state with
@@ -138,6 +139,7 @@ internal static class SentinelScenario
                 AppliedSync = isPrimary
                     ? random.Next(3) switch { 0 => state.View.PrimarySync, 1 => state.View.Sync, _ => RandomConfig(random, ids.Where(x => x != id), 0) }
                     : null,
+                AppliedSyncLsn = isPrimary && random.Next(2) == 0 ? new Lsn(primaryFlush - (ulong)random.Next(0, 1 << 20)) : null,
                 AppliedGeneration = state.View.Generation - random.Next(2),
                 StoppedForSwitchover = stopped,
                 Healthy = healthy,
