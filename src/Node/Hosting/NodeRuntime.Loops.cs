@@ -178,7 +178,10 @@ internal sealed partial class NodeRuntime
             stillLeader = false;
         }
 
-        var decision = LeaseGrantRule.Decide(request, stillLeader, _stateMachine.Current);
+        var committed = _stateMachine.Current;
+        var (reports, leases) = _duties.Snapshot();
+        var failoverDue = SentinelRules.FailoverDue(new SentinelInput(committed, reports, _clock.Now, leases, _time.GetUtcNow()), request.NodeId);
+        var decision = LeaseGrantRule.Decide(request, stillLeader, committed, failoverDue);
         if (decision.Granted && !_duties.RecordGrant(term, request.NodeId, request.Generation))
         {
             return new LeaseResponse(false, "a failover away from this primary is under way");

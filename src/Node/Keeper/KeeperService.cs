@@ -28,6 +28,7 @@ internal sealed class KeeperService(
     private string? _lastWait;
     private DateTime _nextSlotCheck;
     private PostgresConfiguration? _written;
+    private (SyncConfig Sync, Lsn? FlushLsn)? _appliedSyncLsn;
 
     /// <summary>The last observation, for the health endpoints.</summary>
     public LocalPostgres Local { get; private set; } = LocalPostgres.Missing;
@@ -119,6 +120,7 @@ internal sealed class KeeperService(
             ReplayLsn = status is null ? null : ToLsn(status.ReplayLsn),
             Upstream = local.Upstream,
             AppliedSync = local.Running && local.Role == PgRole.Primary && local.SynchronousStandbyNames == wanted.ToSynchronousStandbyNames() ? wanted : null,
+            AppliedSyncLsn = _appliedSyncLsn is { } applied && applied.Sync.Equals(wanted) ? applied.FlushLsn : null,
             AppliedGeneration = current.View.Generation,
             StoppedForSwitchover = local.Running ? null : _stoppedForSwitchover,
             Healthy = local.Running && status is { Accepting: true, Error: null },
@@ -177,9 +179,11 @@ internal sealed class KeeperService(
                 LogMessages.KeeperActing(logger, $"rewind from {rewind.Source}: {outcome.Action}{(outcome.AsidePath is null ? "" : $", old data kept at {outcome.AsidePath}")}");
                 _upstream = rewind.Source;
                 break;
-            case ApplySyncAction:
+            case ApplySyncAction apply:
                 _written = null;
                 await WriteConfigurationAsync(current, primary: true, cancellationToken);
+                // Probed after the reload, so at or past the point the new set took effect: conservative for the sentinel.
+                _appliedSyncLsn = (apply.Sync, ToLsn((await postgres.ProbeAsync(cancellationToken)).FlushLsn));
                 break;
             case StopForSwitchoverAction stop:
                 await postgres.StopAsync(StopMode.Fast, cancellationToken);
