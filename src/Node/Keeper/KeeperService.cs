@@ -23,6 +23,7 @@ internal sealed class KeeperService(
     private static readonly TimeSpan SlotCheckInterval = TimeSpan.FromSeconds(2);
 
     private string? _upstream;
+    private int _standbyTimeline;
     private long? _stoppedForSwitchover;
     private PgLsn? _finalLsn;
     private string? _lastWait;
@@ -96,7 +97,16 @@ internal sealed class KeeperService(
                     null => postgres.Role == ServerRole.Primary ? PgRole.Primary : PgRole.Standby,
                 };
                 var position = role == PgRole.Primary ? status.FlushLsn : Max(status.ReceiveLsn, status.ReplayLsn);
-                return (new LocalPostgres(true, true, role, status.SystemIdentifier, status.Timeline ?? 0, ToLsn(position), role == PgRole.Standby ? _upstream : null, status.SynchronousStandbyNames ?? ""), status);
+                var timeline = status.Timeline ?? 0;
+                if (role == PgRole.Standby)
+                {
+                    // Without a WAL receiver the probe falls back to the last checkpoint's timeline, which lags a
+                    // promotion upstream until the next restartpoint: keep the newest timeline this standby streamed.
+                    _standbyTimeline = Math.Max(_standbyTimeline, timeline);
+                    timeline = _standbyTimeline;
+                }
+
+                return (new LocalPostgres(true, true, role, status.SystemIdentifier, timeline, ToLsn(position), role == PgRole.Standby ? _upstream : null, status.SynchronousStandbyNames ?? ""), status);
             }
         }
 
@@ -139,6 +149,7 @@ internal sealed class KeeperService(
                 break;
             case CloneAction clone:
                 await postgres.CloneFromAsync(UpstreamFor(current, clone.Upstream), cancellationToken);
+                _standbyTimeline = 0;
                 _upstream = clone.Upstream;
                 break;
             case StartPrimaryAction:
@@ -164,6 +175,7 @@ internal sealed class KeeperService(
                 }
 
                 await postgres.PromoteAsync(cancellationToken);
+                _standbyTimeline = 0;
                 _upstream = null;
                 break;
             case FollowAction follow:
@@ -176,6 +188,7 @@ internal sealed class KeeperService(
                 break;
             case RewindAction rewind:
                 var outcome = await postgres.RewindOrCloneAsync(UpstreamFor(current, rewind.Source), null, cancellationToken);
+                _standbyTimeline = 0;
                 LogMessages.KeeperActing(logger, $"rewind from {rewind.Source}: {outcome.Action}{(outcome.AsidePath is null ? "" : $", old data kept at {outcome.AsidePath}")}");
                 _upstream = rewind.Source;
                 break;

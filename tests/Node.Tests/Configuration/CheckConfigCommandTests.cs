@@ -12,6 +12,7 @@ public sealed class CheckConfigCommandTests : IDisposable
     private static (int ExitCode, string Output, string Error) RunPgraft(params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        EndToEnd.ClusterFixture.RemovePgraftVariables(start);
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pgraft.dll"));
         foreach (var arg in args)
         {

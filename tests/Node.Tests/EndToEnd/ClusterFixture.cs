@@ -15,6 +15,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     public const int Nodes = 3;
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(2) };
     private readonly Dictionary<int, Process> _processes = [];
+    private readonly Dictionary<int, StreamWriter> _logs = [];
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "pgraft-e2e-" + Guid.NewGuid().ToString("N")[..8]);
 
@@ -67,12 +68,19 @@ public sealed class ClusterFixture : IAsyncLifetime
     public void Start(int n)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        RemovePgraftVariables(start);
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pgraft.dll"));
         start.ArgumentList.Add("run");
         start.ArgumentList.Add("--config");
         start.ArgumentList.Add(Path.Combine(NodeDirectory(n), "pgraft.json"));
         var process = Process.Start(start)!;
-        var log = new StreamWriter(Path.Combine(NodeDirectory(n), "pgraft.log"), append: true) { AutoFlush = true };
+        if (!_logs.TryGetValue(n, out var log))
+        {
+            // One writer per node for the fixture's life: a restarted node appends to the same file.
+            log = new StreamWriter(Path.Combine(NodeDirectory(n), "pgraft.log"), append: true) { AutoFlush = true };
+            _logs[n] = log;
+        }
+
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
         process.BeginOutputReadLine();
@@ -81,6 +89,15 @@ public sealed class ClusterFixture : IAsyncLifetime
     }
 
     public Process ProcessOf(int n) => _processes[n];
+
+    /// <summary>pgraft reads every PGRAFT_* variable as a setting; the test run's own knobs must not reach it.</summary>
+    public static void RemovePgraftVariables(ProcessStartInfo start)
+    {
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("PGRAFT_", StringComparison.OrdinalIgnoreCase)).ToList())
+        {
+            start.Environment.Remove(name);
+        }
+    }
 
     /// <summary>kill -9 of the node's pgraft; its guard then stops PostgreSQL (nothing else is killed by hand).</summary>
     public void Kill(int n)
@@ -124,7 +141,8 @@ public sealed class ClusterFixture : IAsyncLifetime
                 }
             }
 
-            if (primaries.Count == 1 && replicas == nodes.Count - 1)
+            // In the default sync mode the cluster is ready for failovers only once a sync set is committed.
+            if (primaries.Count == 1 && replicas == nodes.Count - 1 && await SyncSetCommittedAsync(primaries[0]))
             {
                 return primaries[0];
             }
@@ -135,6 +153,19 @@ public sealed class ClusterFixture : IAsyncLifetime
             }
 
             await Task.Delay(500);
+        }
+    }
+
+    private static async Task<bool> SyncSetCommittedAsync(int n)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(await Http.GetStringAsync(new Uri($"http://127.0.0.1:{ApiPort(n)}/cluster")));
+            return document.RootElement.GetProperty("view").GetProperty("sync").GetProperty("quorum").GetInt32() > 0;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or KeyNotFoundException)
+        {
+            return false;
         }
     }
 
@@ -204,6 +235,14 @@ public sealed class ClusterFixture : IAsyncLifetime
 
         // The guards stop their postmasters when pgraft dies; give them a moment before removing the folder.
         await Task.Delay(1500);
+        foreach (var log in _logs.Values)
+        {
+            lock (log)
+            {
+                log.Dispose();
+            }
+        }
+
         if (Environment.GetEnvironmentVariable("PGRAFT_KEEP_TEST_DATA") is null)
         {
             try
