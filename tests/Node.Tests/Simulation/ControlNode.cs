@@ -599,6 +599,7 @@ internal sealed class PgraftProcess
                     return "the fencing guard did not take the lease deadline; not promoting";
                 }
 
+                pg.Configure(current.View.PrimarySync); // KeeperService writes the primary's configuration first
                 pg.Promote(_sim.NewRecord(timelineSwitch: true));
                 _upstream = null;
                 _sim.CountEvent("promotion");

@@ -52,7 +52,7 @@ internal sealed class ControlSimulation
         foreach (var id in ids)
         {
             var drift = parameters.DriftPermille / 1000.0 * ((_random.NextDouble() * 2) - 1);
-            var clock = new SimClock(() => Now, 1 + drift, TimeSpan.FromSeconds(_random.Next(1, 100_000)));
+            var clock = new SimClock(() => Now, 1 + drift, TimeSpan.FromSeconds(_random.Next(1, 100_000)), TimeSpan.FromMilliseconds(_random.Next(-200, 201)));
             var node = new ControlNode(this, id, clock, bootstrap);
             _nodes.Add(node);
             _byId[id] = node;
@@ -625,7 +625,7 @@ internal sealed class ControlSimulation
 
         if (state.Switchover is not null)
         {
-            why = "a switchover is still pending";
+            why = $"a switchover is still pending: {state.Switchover}; leader {leader.Id}: {process.LastSentinelDecision}";
             return false;
         }
 
