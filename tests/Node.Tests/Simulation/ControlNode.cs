@@ -362,12 +362,10 @@ internal sealed class PgraftProcess
         var state = Current;
         var (reports, leases) = Duties.Snapshot();
         var broken = _sim.Parameters.Broken == BrokenRule.SentinelSkipsLeaseWait;
-        if (broken)
-        {
-            leases = LeaseTable.StartTerm(TimeSpan.FromDays(-1)); // pretends every lease ran out long ago
-        }
 
-        var decision = SentinelRules.Decide(new SentinelInput(state, reports, MonotonicClock.Now, leases, _node.Clock.GetUtcNow()));
+        // The broken rule: the sentinel believes leases last no time at all, so it never waits for one to run out.
+        var seen = broken ? state with { Spec = state.Spec with { LeaseTimeout = TimeSpan.FromTicks(1), DriftMargin = TimeSpan.Zero } } : state;
+        var decision = SentinelRules.Decide(new SentinelInput(seen, reports, MonotonicClock.Now, leases, _node.Clock.GetUtcNow()));
         LastSentinelDecision = decision.ToString();
         if (decision.Command is null)
         {

@@ -8,7 +8,7 @@ internal enum BrokenRule
 {
     None = 0,
 
-    /// <summary>The sentinel pretends every lease has run out and skips the revoke-and-check before replacing a primary.</summary>
+    /// <summary>The sentinel believes leases last no time (so it never waits for one) and skips the revoke-and-check before replacing a primary.</summary>
     SentinelSkipsLeaseWait = 1,
 }
 
