@@ -11,8 +11,8 @@ namespace PgRaft.Node.Tests.Simulation;
 public sealed class ControlSimulationTests(ITestOutputHelper output)
 {
     /// <summary>Schedules of the seeded sweep and of the FsCheck property; PGRAFT_CONTROL_SIM_SCHEDULES sets the total.</summary>
-    private const int DefaultSweepSchedules = 40;
-    private const int DefaultPropertySchedules = 20;
+    private const int DefaultSweepSchedules = 240;
+    private const int DefaultPropertySchedules = 60;
 
     [Fact]
     public void Seeded_schedules_keep_the_control_plane_invariants_and_converge_after_healing()
@@ -127,6 +127,18 @@ public sealed class ControlSimulationTests(ITestOutputHelper output)
         Assert.Contains("PGRAFT_CONTROL_SIM_SEED=", caught, StringComparison.Ordinal);
         Assert.Contains("broken=SentinelSkipsLeaseWait", caught, StringComparison.Ordinal);
         output.WriteLine($"caught after {tried} schedules:\n{caught}");
+    }
+
+    /// <summary>The schedules that found bugs in src/Node (see SimulationFindingsTests), kept as regression runs.</summary>
+    [Theory]
+    [InlineData("seed=5000031;nodes=5;mode=Sync;k=2;fail=2733;lease=2477;drift=7;drop=3;delay=10;faultSeconds=23;faultsPerMinute=9;broken=None")]
+    [InlineData("seed=5000057;nodes=3;mode=Sync;k=1;fail=2027;lease=1226;drift=4;drop=10;delay=13;faultSeconds=28;faultsPerMinute=25;broken=None")]
+    [InlineData("seed=5000173;nodes=3;mode=Sync;k=1;fail=332;lease=3030;drift=8;drop=9;delay=27;faultSeconds=37;faultsPerMinute=19;broken=None")]
+    public void Schedules_that_found_bugs_stay_green(string replay)
+    {
+        var result = ControlSimulation.Run(ControlSimParameters.Parse(replay));
+        output.WriteLine(Summary(result));
+        Assert.True(result.Acknowledged > 0, "no write was acknowledged");
     }
 
     [Fact]
