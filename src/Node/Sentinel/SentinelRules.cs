@@ -251,7 +251,9 @@ internal static class SentinelRules
             }
         }
 
-        var command = Promote(input, primary, caughtUp.NodeId, ChangeReason.Switchover, switchover.Timeline ?? caughtUp.Timeline, finalLsn);
+        // The history records where the new primary's timeline forks, as for a failover: the new primary's position
+        // (at or past finalLsn, the start of the old primary's shutdown checkpoint). Keepers compare standbys with it.
+        var command = Promote(input, primary, caughtUp.NodeId, ChangeReason.Switchover, switchover.Timeline ?? caughtUp.Timeline, caughtUp.Position);
         return SentinelDecision.Propose(
             command,
             $"switchover: promoting {caughtUp.NodeId} at {caughtUp.Position}: {primary} stopped at {finalLsn}",

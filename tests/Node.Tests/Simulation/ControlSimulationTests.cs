@@ -11,8 +11,8 @@ namespace PgRaft.Node.Tests.Simulation;
 public sealed class ControlSimulationTests(ITestOutputHelper output)
 {
     /// <summary>Schedules of the seeded sweep and of the FsCheck property; PGRAFT_CONTROL_SIM_SCHEDULES sets the total.</summary>
-    private const int DefaultSweepSchedules = 240;
-    private const int DefaultPropertySchedules = 60;
+    private const int DefaultSweepSchedules = 480;
+    private const int DefaultPropertySchedules = 120;
 
     [Fact]
     public void Seeded_schedules_keep_the_control_plane_invariants_and_converge_after_healing()
