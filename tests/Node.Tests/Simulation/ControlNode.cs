@@ -383,7 +383,7 @@ internal sealed class PgraftProcess
         if (result == ProposeResult.Accepted)
         {
             _pendingProposal = (index, proposedTerm, MonotonicClock.Now + ProposeTimeout);
-            _sim.CountEvent("sentinel " + decision.Status);
+            _sim.CountEvent("sentinel " + decision.Status, $"{Id} g{state.View.Generation}: {decision.Reason}");
         }
     }
 
@@ -481,7 +481,7 @@ internal sealed class PgraftProcess
             return;
         }
 
-        _sim.CountEvent("keeper " + action.GetType().Name);
+        _sim.CountEvent("keeper " + action.GetType().Name, $"{Id}: {action.Reason}");
         var error = Execute(action, current);
         _lastError = error is null ? null : $"{action.GetType().Name}: {error}";
     }

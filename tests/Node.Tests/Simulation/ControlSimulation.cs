@@ -668,7 +668,7 @@ internal sealed class ControlSimulation
         var state = process?.StateMachine.Current;
         var lease = process is null ? "-" : process.Lease.Holder.ToString();
         return string.Create(CultureInfo.InvariantCulture, $"{node.Id}[{(process is null ? "crashed" : node.Paused ? "paused" : process.Core.SoftState.Role.ToString())} term {process?.Core.SoftState.Term}, ")
-            + string.Create(CultureInfo.InvariantCulture, $"view g{state?.View.Generation} primary {state?.View.Primary}; pg {(pg.Running ? "running" : "stopped")} {pg.Role} tl{pg.Timeline} {pg.Position} ")
+            + string.Create(CultureInfo.InvariantCulture, $"view g{state?.View.Generation} primary {state?.View.Primary} sync {state?.View.Sync}/{state?.View.PrimarySync}; pg sync {pg.EffectiveSync} {(pg.Running ? "running" : "stopped")} {pg.Role} tl{pg.Timeline} {pg.Position} ")
             + string.Create(CultureInfo.InvariantCulture, $"guard {pg.GuardDeadline?.TotalMilliseconds:F0} clock {node.Clock.Now.TotalMilliseconds:F0}; lease {lease}]");
     }
 
