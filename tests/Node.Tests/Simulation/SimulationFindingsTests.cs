@@ -78,4 +78,35 @@ public sealed class SimulationFindingsTests
         scenario.State = next;
         Assert.Null(scenario.Decide().Command);
     }
+
+    [Theory]
+    [InlineData("0/5000100", false)]
+    [InlineData("0/5000200", true)]
+    public void In_sync_modes_a_candidate_must_have_reached_where_the_current_primary_took_over(string position, bool promoted)
+    {
+        // seed 5003365: node1 took over at 0/5000200 (it held every acknowledged commit) and failed before its sync set
+        // {node3} had caught up; promoting node3 from behind that point lost acknowledged rows.
+        var scenario = new Scenario(ReplicationMode.Sync).WithSync(SyncConfig.Of(1, "node3"));
+        scenario.State = scenario.State with
+        {
+            History =
+            [
+                new HistoryEntry(1, null, "node2", ChangeReason.Bootstrap, 1, Lsn.Zero, Scenario.Wall),
+                new HistoryEntry(3, "node2", "node1", ChangeReason.Failover, 1, Lsn.Parse("0/5000200"), Scenario.Wall),
+            ],
+        };
+        scenario.Standby("node3", 99.9, position);
+
+        var decision = scenario.Decide();
+        if (promoted)
+        {
+            Assert.Equal("node3", Assert.IsType<ChangeView>(decision.Command).View.Primary);
+        }
+        else
+        {
+            Assert.Null(decision.Command);
+            Assert.Equal(SentinelStatus.NoCandidate, decision.Status);
+            Assert.Contains("has not reached 0/5000200", decision.Reason, StringComparison.Ordinal);
+        }
+    }
 }
