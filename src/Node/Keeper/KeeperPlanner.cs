@@ -82,6 +82,25 @@ internal static class KeeperPlanner
             : new WaitAction("primary, converged");
     }
 
+    /// <summary>
+    /// Why this standby's WAL may have forked from the current history, or null when it cannot have. A standby still on
+    /// timeline t with WAL beyond the position at which the history says t's primary was replaced (the new primary's
+    /// reported position, at or below where it forked) may hold records the new timeline lacks: PostgreSQL cannot
+    /// stream past such a fork, so it must be rewound. A standby at or below that position is a prefix of the new timeline.
+    /// </summary>
+    internal static string? Divergence(ClusterState state, LocalPostgres local)
+    {
+        if (local.Position is not { } position || local.Timeline <= 0)
+        {
+            return null;
+        }
+
+        var left = state.History.LastOrDefault(h => h.Reason != ChangeReason.Bootstrap && h.Timeline == local.Timeline);
+        return left is not null && position > left.Lsn
+            ? $"this standby is at {position} on timeline {local.Timeline}, past {left.Lsn} where {left.NewPrimary} took over from it at generation {left.Generation}, so its WAL may have forked"
+            : null;
+    }
+
     private static KeeperAction PlanStandby(KeeperSituation situation, string upstream)
     {
         var (state, local) = (situation.State, situation.Local);
@@ -98,11 +117,19 @@ internal static class KeeperPlanner
             return new FenceAction($"{primary} is primary now (generation {state.View.Generation}); this node must stop taking writes");
         }
 
+        var divergence = Divergence(state, local);
         if (!local.Running)
         {
             return local.Role == PgRole.Primary
                 ? new RewindAction(primary, $"this node was a primary; {primary} is primary now: rewinding (or re-cloning) to follow it")
-                : new StartStandbyAction(upstream, $"starting as a standby of {upstream}");
+                : divergence is not null
+                    ? new RewindAction(primary, $"{divergence}: rewinding (or re-cloning) to follow {primary}")
+                    : new StartStandbyAction(upstream, $"starting as a standby of {upstream}");
+        }
+
+        if (divergence is not null)
+        {
+            return new FenceAction($"{divergence}: stopping this standby so it can be rewound");
         }
 
         return local.Upstream != upstream

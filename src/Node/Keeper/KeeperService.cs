@@ -174,6 +174,9 @@ internal sealed class KeeperService(
                     throw new InvalidOperationException("the fencing guard did not take the lease deadline; not promoting");
                 }
 
+                // A standby runs with synchronous_standby_names empty: without this, the first commits after the
+                // promotion would be acknowledged before any synchronous standby has them (DESIGN §8).
+                await WriteConfigurationAsync(current, primary: true, cancellationToken);
                 await postgres.PromoteAsync(cancellationToken);
                 _standbyTimeline = 0;
                 _upstream = null;

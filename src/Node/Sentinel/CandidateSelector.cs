@@ -149,6 +149,18 @@ internal static class CandidateSelector
             }
         }
 
+        // Every commit acknowledged before the current primary took over is on it (it was the most advanced then), but
+        // the sync set it started with may not have it yet: a candidate still on that timeline must have reached the
+        // take-over position, or failing over from a primary that barely started could lose those commits.
+        if (input.State.History.LastOrDefault() is { Reason: not ChangeReason.Bootstrap } tookOver && tookOver.NewPrimary == input.State.View.Primary)
+        {
+            foreach (var behind in candidates.Where(c => c.Timeline == tookOver.Timeline && c.Position < tookOver.Lsn).ToList())
+            {
+                candidates.Remove(behind);
+                excluded.Add($"{behind.NodeId} at {behind.Position} has not reached {tookOver.Lsn}, where {tookOver.NewPrimary} took over at generation {tookOver.Generation}");
+            }
+        }
+
         var chosen = Rank(candidates).FirstOrDefault();
         if (chosen is null || chosen.Position < highest)
         {

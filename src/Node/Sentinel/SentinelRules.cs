@@ -172,6 +172,14 @@ internal static class SentinelRules
         var choice = CandidateSelector.ForFailover(input, oldPrimary, leaseFree);
         if (choice.Chosen is not { } chosen)
         {
+            if (input.State.Switchover is not null)
+            {
+                // The old primary's keeper keeps PostgreSQL stopped while a switchover from it is pending: cancel it, or
+                // a primary that failed before it could stop for the switchover would never be restarted in place.
+                var why = $"{failure} and no standby can take over ({choice.Explanation})";
+                return SentinelDecision.Propose(new CancelSwitchover(why), $"switchover: cancelling, {why}; the primary may restart in place", SentinelStatus.Switchover);
+            }
+
             return SentinelDecision.Wait($"not failing over: {failure}; {choice.Explanation}", SentinelStatus.NoCandidate);
         }
 
@@ -269,7 +277,9 @@ internal static class SentinelRules
             }
         }
 
-        var command = Promote(input, primary, caughtUp.NodeId, ChangeReason.Switchover, switchover.Timeline ?? caughtUp.Timeline, finalLsn);
+        // The history records where the new primary's timeline forks, as for a failover: the new primary's position
+        // (at or past finalLsn, the start of the old primary's shutdown checkpoint). Keepers compare standbys with it.
+        var command = Promote(input, primary, caughtUp.NodeId, ChangeReason.Switchover, switchover.Timeline ?? caughtUp.Timeline, caughtUp.Position);
         return SentinelDecision.Propose(
             command,
             $"switchover: promoting {caughtUp.NodeId} at {caughtUp.Position}: {primary} stopped at {finalLsn}",
