@@ -2,7 +2,7 @@
 # Installs what a fresh Debian machine lacks, builds PgRaft with warnings as errors and runs every test.
 # Usage: scripts/test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Raft]
 # Environment: PGRAFT_SIM_SCHEDULES (simulator schedules), PGRAFT_SIM_SEED (replay one seed),
-#              PGRAFT_SOAK=1 (longer soaks), PGRAFT_TEST_CONFIGURATION (default Release).
+#              PGRAFT_TEST_CONFIGURATION (default Release); see the README for the rest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -13,6 +13,7 @@ internal static class PgRaftCommandLine
         var root = new RootCommand("PgRaft keeps PostgreSQL available: run `pgraft run` on every node.");
         root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(CheckConfigCommand());
+        root.Subcommands.Add(SwitchoverCommand.Build());
         return root;
     }
 

@@ -310,6 +310,12 @@ internal sealed partial class NodeRuntime
         public Task<CommandResult> ProposeAsync(ClusterCommand command, CancellationToken cancellationToken)
         {
             runtime.RequireLeader();
+            // The switchover timeout runs on the leader's wall clock, so the leader stamps the request.
+            if (command is RequestSwitchover switchover)
+            {
+                command = switchover with { RequestedAt = runtime._time.GetUtcNow() };
+            }
+
             return runtime.ProposeLocallyAsync(command, cancellationToken);
         }
 

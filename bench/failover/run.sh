@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Write outage after kill -9 of the primary's node, and during a planned switchover, as a client sees it:
+# it connects through a surviving node's proxy port and inserts a row every 20 ms.
+# Usage: bench/failover/run.sh            (RUNS=5 by default; ports 29011-29053; data under a temp folder)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs=${RUNS:-5}
+work=$(mktemp -d /tmp/pgraft-failover-bench.XXXXXX)
+chmod 755 "$work"
+nodes=(1 2 3)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  sleep 2
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "building pgraft (Release)"
+dotnet publish src/Node/PgRaft.Node.csproj -c Release -o "$work/bin" -nologo -clp:ErrorsOnly >/dev/null
+(umask 077; openssl rand -hex 24 > "$work/cluster.secret"; openssl rand -hex 16 > "$work/su.password"; openssl rand -hex 16 > "$work/repl.password")
+peers=$(for n in "${nodes[@]}"; do printf '{ "Id": "node%s", "Raft": "127.0.0.1:2901%s" },' "$n" "$n"; done)
+peers=${peers%,}
+for n in "${nodes[@]}"; do
+  mkdir -p "$work/node$n"; chmod 755 "$work/node$n"
+  cat > "$work/node$n/pgraft.json" <<JSON
+{ "NodeId": "node$n", "DataDir": "$work/node$n/data", "ClusterSecretFile": "$work/cluster.secret",
+  "Raft": { "Bind": "127.0.0.1:2901$n" }, "Api": { "Bind": "127.0.0.1:2902$n" },
+  "Postgres": { "Bind": "127.0.0.1:2903$n", "SuperuserPasswordFile": "$work/su.password", "ReplicationPasswordFile": "$work/repl.password" },
+  "Proxy": { "ReadWriteBind": "127.0.0.1:2904$n", "ReadOnlyBind": "127.0.0.1:2905$n" },
+  "Peers": [ $peers ] }
+JSON
+done
+
+start_node() { "$work/bin/pgraft" run --config "$work/node$1/pgraft.json" >>"$work/node$1/pgraft.log" 2>&1 & pids[$1]=$!; }
+ok() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:2902$1/$2" 2>/dev/null)" = 200 ]; }
+sync_committed() { curl -s "http://127.0.0.1:2902$1/cluster" | grep -q '"sync":{"standbys":\["'; }
+wait_healthy() {
+  local deadline=$((SECONDS + 180)) p r
+  while :; do
+    p=""; r=0
+    for n in "${nodes[@]}"; do ok "$n" primary && p=$n; ok "$n" replica && r=$((r + 1)); done
+    if [ -n "$p" ] && [ "$r" -eq 2 ] && sync_committed "$p"; then echo "$p"; return; fi
+    [ $SECONDS -lt $deadline ] || { echo "cluster not healthy within 180 s; logs in $work" >&2; trap - EXIT; exit 1; }
+    sleep 0.5
+  done
+}
+
+for n in "${nodes[@]}"; do start_node "$n"; done
+export PGPASSWORD; PGPASSWORD=$(cat "$work/su.password")
+primary=$(wait_healthy)
+psql -q -h 127.0.0.1 -p 29041 -U postgres -c "create table if not exists bench (id bigserial primary key, at timestamptz default now())" >/dev/null
+
+# Inserts every 20 ms through $1's proxy until $2 exists; logs the monotonic ms of every acknowledged insert.
+writer() {
+  local port=$1 stop=$2 out=$3
+  : > "$out"
+  while [ ! -e "$stop" ]; do
+    if psql -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "insert into bench default values" \
+         -v ON_ERROR_STOP=1 --set=connect_timeout=1 >/dev/null 2>&1; then
+      echo "$(($(date +%s%N) / 1000000))" >> "$out"
+    fi
+    sleep 0.02
+  done
+}
+max_gap() { awk 'NR > 1 { g = $1 - prev; if (g > max) max = g } { prev = $1 } END { printf "%.2f", max / 1000 }' "$1"; }
+
+crash=(); switch=()
+for i in $(seq 1 "$runs"); do
+  primary=$(wait_healthy)
+  entry=$(for n in "${nodes[@]}"; do [ "$n" != "$primary" ] && echo "$n" && break; done)
+  writer "2904$entry" "$work/stop" "$work/acks" & wpid=$!
+  sleep 2
+  kill -KILL "${pids[$primary]}"
+  until ok "$entry" primary || { for n in "${nodes[@]}"; do [ "$n" != "$primary" ] && ok "$n" primary && break; done; }; do sleep 0.1; done
+  sleep 2; touch "$work/stop"; wait "$wpid"; rm -f "$work/stop"
+  crash+=("$(max_gap "$work/acks")")
+  echo "crash run $i: node$primary killed, write outage ${crash[-1]} s"
+  start_node "$primary"
+
+  primary=$(wait_healthy)
+  entry=$(for n in "${nodes[@]}"; do [ "$n" != "$primary" ] && echo "$n" && break; done)
+  writer "2904$entry" "$work/stop" "$work/acks" & wpid=$!
+  sleep 2
+  "$work/bin/pgraft" switchover --config "$work/node$entry/pgraft.json" --to "node$entry" >/dev/null
+  sleep 2; touch "$work/stop"; wait "$wpid"; rm -f "$work/stop"
+  switch+=("$(max_gap "$work/acks")")
+  echo "switchover run $i: node$primary -> node$entry, write outage ${switch[-1]} s"
+done
+
+summary() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "median %.2f s, max %.2f s over %d runs", m, a[NR], NR }'; }
+echo
+echo "kill -9 of the primary's node: $(summary "${crash[@]}")"
+echo "planned switchover:            $(summary "${switch[@]}")"
+echo "(load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores)"
