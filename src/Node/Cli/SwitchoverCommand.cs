@@ -31,8 +31,7 @@ internal static class SwitchoverCommand
                 return ConfigurationException.ExitCode;
             }
 
-            var secret = options.ClusterSecretFile is { } file ? (await File.ReadAllTextAsync(file, cancellationToken)).Trim() : options.ClusterSecret!.Trim();
-            var signer = new RequestSigner(secret, TimeProvider.System);
+            var signer = new RequestSigner(Hosting.NodeRuntime.ReadClusterSecret(options), TimeProvider.System);
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
             var api = NodeOptionsValidator.Advertised(options.Api.Bind, options.Api.Advertise)!.Value.ToString();
             ClusterState state;

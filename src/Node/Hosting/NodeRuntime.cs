@@ -197,7 +197,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         _leaderClient.Dispose();
     }
 
-    private static string ReadClusterSecret(NodeOptions options) =>
+    internal static string ReadClusterSecret(NodeOptions options) =>
         options.ClusterSecretFile is { } file ? File.ReadAllText(file).Trim() : options.ClusterSecret!.Trim();
 
     private static string Advertised(string bind, string? advertise) =>
