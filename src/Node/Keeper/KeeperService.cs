@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using PgRaft.Node.Cluster;
 using PgRaft.Node.Sentinel;
 using PgRaft.PgControl.Configuration;
@@ -18,6 +19,7 @@ internal sealed class KeeperService(
     LeaseKeeper lease,
     Func<KeeperReport, CancellationToken, Task> report,
     Func<ClusterCommand, CancellationToken, Task> propose,
+    Configuration.BootstrapOptions setup,
     ILogger<KeeperService> logger)
 {
     private static readonly TimeSpan SlotCheckInterval = TimeSpan.FromSeconds(2);
@@ -246,13 +248,51 @@ internal sealed class KeeperService(
         }
     }
 
+    /// <summary>
+    /// Once, on the bootstrap primary: the configured roles (passwords sent as SCRAM verifiers, never in clear text),
+    /// databases and post-bootstrap script; then the log records it, so a later primary never runs them again.
+    /// </summary>
     private async Task RunPostBootstrapAsync(ClusterState current, CancellationToken cancellationToken)
     {
-        if (current.Bootstrap is { PostBootstrapScriptDone: false } bootstrap && bootstrap.NodeId == nodeId)
+        if (current.Bootstrap is not { PostBootstrapScriptDone: false } bootstrap || bootstrap.NodeId != nodeId)
         {
-            await propose(new RecordPostBootstrapScriptDone(nodeId), cancellationToken);
+            return;
         }
+
+        await using var connection = new NpgsqlConnection(postgres.LocalConnectionString());
+        await connection.OpenAsync(cancellationToken);
+        foreach (var user in setup.Users)
+        {
+            var verifier = ScramVerifier.Create((await File.ReadAllTextAsync(user.PasswordFile, cancellationToken)).TrimEnd('\r', '\n'));
+            var role = PostgresInstance.QuoteIdentifier(user.Name);
+            await ExecuteAsync(connection, $"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {Literal(user.Name)}) THEN CREATE ROLE {role} LOGIN{(user.Superuser ? " SUPERUSER" : "")}; END IF; END$$", cancellationToken);
+            await ExecuteAsync(connection, $"ALTER ROLE {role} PASSWORD {Literal(verifier)}", cancellationToken);
+        }
+
+        foreach (var database in setup.Databases)
+        {
+            await using var exists = new NpgsqlCommand("SELECT count(*) FROM pg_database WHERE datname = $1", connection) { Parameters = { new() { Value = database } } };
+            if ((long)(await exists.ExecuteScalarAsync(cancellationToken))! == 0)
+            {
+                await ExecuteAsync(connection, $"CREATE DATABASE {PostgresInstance.QuoteIdentifier(database)}", cancellationToken);
+            }
+        }
+
+        if (setup.PostBootstrapSqlFile is { } script)
+        {
+            await ExecuteAsync(connection, await File.ReadAllTextAsync(script, cancellationToken), cancellationToken);
+        }
+
+        await propose(new RecordPostBootstrapScriptDone(nodeId), cancellationToken);
     }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
 
     private async Task WriteConfigurationAsync(ClusterState current, bool primary, CancellationToken cancellationToken)
     {

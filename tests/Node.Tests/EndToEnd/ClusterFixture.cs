@@ -21,6 +21,8 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public string Password { get; } = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
 
+    public string AppPassword { get; } = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
+
     public static int RaftPort(int n) => 28010 + n;
 
     public static int ApiPort(int n) => 28020 + n;
@@ -38,6 +40,8 @@ public sealed class ClusterFixture : IAsyncLifetime
         WriteSecret("cluster.secret", Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()) + "0123456789");
         WriteSecret("superuser.password", Password);
         WriteSecret("replication.password", Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()));
+        WriteSecret("app.password", AppPassword);
+        File.WriteAllText(Path.Combine(Root, "bootstrap.sql"), "CREATE TABLE bootstrap_marker (note text); INSERT INTO bootstrap_marker VALUES ('ran once');");
         var peers = string.Join(",", Enumerable.Range(1, Nodes).Select(n => $"{{ \"Id\": \"node{n}\", \"Raft\": \"127.0.0.1:{RaftPort(n)}\" }}"));
         for (var n = 1; n <= Nodes; n++)
         {
@@ -54,6 +58,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                   "Postgres": { "Bind": "127.0.0.1:{{PostgresPort(n)}}", "SuperuserPasswordFile": "{{Root}}/superuser.password", "ReplicationPasswordFile": "{{Root}}/replication.password" },
                   "Proxy": { "ReadWriteBind": "127.0.0.1:{{ReadWritePort(n)}}", "ReadOnlyBind": "127.0.0.1:{{ReadOnlyPort(n)}}" },
                   "Peers": [ {{peers}} ],
+                  "Bootstrap": { "Databases": [ "appdb" ], "Users": [ { "Name": "app", "PasswordFile": "{{Root}}/app.password" } ], "PostBootstrapSqlFile": "{{Root}}/bootstrap.sql" },
                   "Logging": { "Level": "Debug" }
                 }
                 """);

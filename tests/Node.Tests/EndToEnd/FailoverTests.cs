@@ -27,6 +27,30 @@ public sealed class FailoverTests(ClusterFixture cluster, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task Bootstrap_creates_the_configured_role_database_and_runs_the_script_once()
+    {
+        var primary = await cluster.WaitUntilHealthyAsync(Recovery);
+        var app = new NpgsqlConnectionStringBuilder(cluster.ConnectionString(ClusterFixture.ReadWritePort(primary))) { Username = "app", Password = cluster.AppPassword, Database = "appdb" }.ConnectionString;
+
+        await WaitUntilAsync(
+            async () =>
+            {
+                try
+                {
+                    await using var connection = new NpgsqlConnection(app);
+                    await connection.OpenAsync();
+                    return true;
+                }
+                catch (NpgsqlException)
+                {
+                    return false;
+                }
+            },
+            Recovery);
+        Assert.Equal(1L, await cluster.ScalarAsync<long>(ClusterFixture.ReadWritePort(primary), "select count(*) from bootstrap_marker"));
+    }
+
+    [Fact]
     public async Task Killing_the_primary_node_promotes_a_standby_loses_no_acknowledged_row_and_the_old_node_rejoins()
     {
         var primary = await cluster.WaitUntilHealthyAsync(Recovery);
