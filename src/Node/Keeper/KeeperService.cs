@@ -329,15 +329,14 @@ internal sealed class KeeperService(
             throw new InvalidOperationException($"{upstreamId} is not a registered member, so its PostgreSQL address is unknown");
         }
 
-        var colon = member.PostgresAddress.LastIndexOf(':');
-        return new UpstreamServer(HostOf(member.PostgresAddress), int.Parse(member.PostgresAddress[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture), PostgresInstance.SlotNameFor(nodeId));
+        var address = ParseAddress(member.PostgresAddress);
+        return new UpstreamServer(address.Host, address.Port, PostgresInstance.SlotNameFor(nodeId));
     }
 
-    private static string HostOf(string address)
-    {
-        var host = address[..address.LastIndexOf(':')];
-        return host.StartsWith('[') ? host[1..^1] : host;
-    }
+    private static string HostOf(string address) => ParseAddress(address).Host;
+
+    private static Configuration.HostPort ParseAddress(string address) =>
+        Configuration.HostPort.TryParse(address, out var parsed, out var error) ? parsed.Value : throw new InvalidOperationException($"member address {error}");
 
     private static Lsn? ToLsn(PgLsn? lsn) => lsn is { } value ? new Lsn(value.Value) : null;
 
