@@ -364,11 +364,17 @@ public sealed class FileRaftStorage : IRaftStorage
         }
 
         var current = _current!;
+        var hardStateWritten = hardState is not null || (startedSegment && _hardState != HardState.Empty);
         current.Append(_buffer.WrittenSpan);
         current.SyncData();
         if (startedSegment)
         {
             _disk.SyncDirectory(_logDirectory);
+        }
+
+        if (hardStateWritten)
+        {
+            _segments[^1].HasHardState = true;
         }
 
         if (entries.Count > 0)
@@ -439,6 +445,19 @@ public sealed class FileRaftStorage : IRaftStorage
 
         // Keeping the entries after the older kept snapshot lets Load fall back to it if the newest is ever damaged.
         var coveredUpTo = _snapshotIndexes.Count > 0 ? _snapshotIndexes[0] : 0;
+        var deletable = 0;
+        while (deletable < _segments.Count - 1 && _segments[deletable].MaxEntryIndex <= coveredUpTo)
+        {
+            deletable++;
+        }
+
+        if (deletable > 0 && _hardState != HardState.Empty && !_segments.Skip(deletable).Any(segment => segment.HasHardState))
+        {
+            // The segments about to go hold the only copy of the hard state (a crash tore it off the start of the
+            // newest segment): write it again first, or the term and vote would be lost with them.
+            AppendRecords(null, [], _hardState);
+        }
+
         var deleted = false;
         while (_segments.Count > 1 && _segments[0].MaxEntryIndex <= coveredUpTo)
         {
@@ -611,6 +630,7 @@ public sealed class FileRaftStorage : IRaftStorage
             else if (kind == RecordKind.HardState)
             {
                 result.HardState = RecordFormat.ReadHardState(payload);
+                segment.HasHardState = true;
             }
             else
             {
@@ -719,6 +739,9 @@ public sealed class FileRaftStorage : IRaftStorage
 
         /// <summary>Highest entry index written into this segment (0 if none).</summary>
         public long MaxEntryIndex { get; set; }
+
+        /// <summary>Whether a durable hard-state record is in this segment.</summary>
+        public bool HasHardState { get; set; }
     }
 
     private readonly record struct SnapshotMarkerRecord(long Index, long Term, bool DiscardLog);

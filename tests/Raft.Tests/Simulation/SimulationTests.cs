@@ -3,6 +3,7 @@ using System.Globalization;
 using FsCheck;
 using FsCheck.Fluent;
 using PgRaft.Raft.Core;
+using PgRaft.Raft.Tests.Support;
 using Xunit.Abstractions;
 
 namespace PgRaft.Raft.Tests.Simulation;
@@ -96,7 +97,7 @@ public sealed class SimulationTests(ITestOutputHelper output)
             acknowledged += Simulator.Run(parameters).Acknowledged;
             return true;
         });
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(count).WithQuietOnSuccess(true), property);
+        Check.One(PropertyConfig.Seeded(count), property);
         output.WriteLine($"FsCheck: {runs} schedules in {stopwatch.Elapsed.TotalSeconds:F1} s, {acknowledged} acknowledged proposals");
         Assert.Equal(count, runs);
     }

@@ -2,6 +2,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using PgRaft.Raft.Core;
 using PgRaft.Raft.Storage;
+using PgRaft.Raft.Tests.Support;
 using static PgRaft.Raft.Tests.Storage.StorageFactory;
 
 namespace PgRaft.Raft.Tests.Storage;
@@ -91,7 +92,7 @@ public sealed class CorruptionTests
             using var reopened = Open(temp.Data, segmentSize: FileRaftStorage.DefaultSegmentSizeLimit);
             var reloaded = reopened.Load();
             Assert.True(expected.Append([next]).Matches(reloaded), $"after appending: {StorageModel.Describe(reloaded)}");
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(40));
+        }).Check(PropertyConfig.Seeded(40));
     }
 
     [Fact]
@@ -127,7 +128,7 @@ public sealed class CorruptionTests
             }
 
             Assert.Equal(damaged, File.ReadAllBytes(segment));
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(60));
+        }).Check(PropertyConfig.Seeded(60));
     }
 
     private static int PayloadLength(byte[] file, long offset) => (int)BitConverter.ToUInt32(file, (int)offset);
