@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Write outage after kill -9 of the primary's node, and during a planned switchover, as a client sees it:
 # it connects through a surviving node's proxy port and inserts a row every 20 ms.
-# Usage: bench/failover/run.sh            (RUNS=5 by default; ports 29011-29053; data under a temp folder)
+# Usage: bench/failover/run.sh            (RUNS=5 by default; ports 29011-29053; data under a temp folder;
+#        KEEP_LOGS=1 keeps the folder with every node's log)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-5}
@@ -12,7 +13,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   sleep 2
-  rm -rf "$work"
+  if [ -n "${KEEP_LOGS:-}" ]; then echo "logs kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 

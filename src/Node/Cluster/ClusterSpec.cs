@@ -20,16 +20,16 @@ internal sealed record ClusterSpec
     public TimeSpan Tick { get; init; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>The primary is failed when its reports are missing or unhealthy this long.</summary>
-    public TimeSpan FailTimeout { get; init; } = TimeSpan.FromMilliseconds(1500);
+    public TimeSpan FailTimeout { get; init; } = TimeSpan.FromMilliseconds(1000);
 
     /// <summary>How long a granted lease lasts, counted from the keeper's send time.</summary>
-    public TimeSpan LeaseTimeout { get; init; } = TimeSpan.FromMilliseconds(2000);
+    public TimeSpan LeaseTimeout { get; init; } = TimeSpan.FromMilliseconds(1500);
 
     /// <summary>Extra wait for clock-rate differences before a new primary may be promoted.</summary>
     public TimeSpan DriftMargin { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>The keeper starts fencing this long before its lease deadline.</summary>
-    public TimeSpan FenceMargin { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan FenceMargin { get; init; } = TimeSpan.FromMilliseconds(300);
 
     public TimeSpan ProxyHoldTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

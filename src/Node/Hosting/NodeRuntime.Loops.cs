@@ -46,6 +46,8 @@ internal sealed partial class NodeRuntime
         {
             _health = (await _leaderClient.ReportAsync(address, report, RemoteCallTimeout, cancellationToken)).Nodes;
         }
+
+        _routingSignal.Set();
     }
 
     private async Task ProposeThroughLeaderAsync(ClusterCommand command, CancellationToken cancellationToken)
@@ -117,12 +119,13 @@ internal sealed partial class NodeRuntime
             return;
         }
 
-        var hadLease = _lease.HoldsLease(generation);
+        var hadLease = _lease.HoldsLease;
         _lease.Granted(t0, generation);
         _lastLeaseRefusal = null;
-        var remaining = _lease.RemainingUntilFence(generation);
+        var remaining = _lease.RemainingUntilFence;
         if (!hadLease)
         {
+            _keeperSignal.Set();
             LogMessages.LeaseAcquired(_logger, generation, (long)remaining.TotalMilliseconds);
         }
 
@@ -146,6 +149,7 @@ internal sealed partial class NodeRuntime
         var term = RequireLeader();
         _duties.EnsureTerm(term);
         _duties.Accept(report);
+        _sentinelSignal.Set();
         var (reports, _) = _duties.Snapshot();
         var now = _clock.Now;
         var primaryPosition = _stateMachine.Current.View.Primary is { } primary ? reports.Latest(primary)?.Position : null;
@@ -295,7 +299,7 @@ internal sealed partial class NodeRuntime
     {
         var state = _stateMachine.Current;
         var local = _keeper.Local;
-        var holdsLease = _lease.HoldsLease(state.View.Generation);
+        var holdsLease = _lease.HoldsLease;
         var description = !local.Initialized ? "uninitialized" : local.Running ? "running" : "stopped";
         return new LocalHealth(_options.NodeId, local.Running, local.Role, holdsLease, state.View.Primary == _options.NodeId, null, description);
     }

@@ -21,6 +21,7 @@ namespace PgRaft.Node.Hosting;
 /// </summary>
 internal sealed partial class NodeRuntime : IAsyncDisposable
 {
+    private static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan KeeperInterval = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan SentinelInterval = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan RemoteCallTimeout = TimeSpan.FromMilliseconds(400);
@@ -42,6 +43,11 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
     private readonly ProxyListener _readWrite;
     private readonly ProxyListener _readOnly;
     private readonly Member _self;
+    private readonly LoopSignal _reportSignal = new();
+    private readonly LoopSignal _keeperSignal = new();
+    private readonly LoopSignal _leaseSignal = new();
+    private readonly LoopSignal _sentinelSignal = new();
+    private readonly LoopSignal _routingSignal = new();
     private volatile IReadOnlyList<NodeHealth>? _health;
 
     public NodeRuntime(NodeOptions options, ILoggerFactory loggers, TimeProvider time)
@@ -72,6 +78,9 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
                 AdvertisedAddress = _self.RaftAddress,
                 InitialMembers = options.Peers.ToDictionary(p => p.Id, p => p.Raft, StringComparer.Ordinal),
                 ClusterSecret = Encoding.UTF8.GetBytes(secret),
+                // 500–1000 ms: a lost Raft leader is replaced well within the primary's lease (1.5 s, fencing 0.3 s
+                // early, renewed every 375 ms), so losing the leader's node does not cost the primary its lease.
+                ElectionTicks = 10,
             },
             _stateMachine,
             loggers,
@@ -120,7 +129,20 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(_options.DataDir);
-        _raft.SoftStateChanged += (_, soft) => LogMessages.RaftRoleChanged(_logger, soft.Role.ToString(), soft.Term, soft.Leader ?? "none");
+        _raft.SoftStateChanged += (_, soft) =>
+        {
+            LogMessages.RaftRoleChanged(_logger, soft.Role.ToString(), soft.Term, soft.Leader ?? "none");
+            _routingSignal.Set();
+        };
+        _stateMachine.Changed += _ =>
+        {
+            // A committed change may need an answer at once: a promotion, a switchover, a new sync set, a new route.
+            _keeperSignal.Set();
+            _leaseSignal.Set();
+            _reportSignal.Set();
+            _sentinelSignal.Set();
+            _routingSignal.Set();
+        };
         await _raft.StartAsync(cancellationToken);
         await _api.StartAsync(cancellationToken);
         _readWrite.Start();
@@ -130,12 +152,12 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var loops = new[]
         {
-            LoopAsync("report", KeeperInterval, ReportOnceAsync, stopping.Token),
-            LoopAsync("keeper", KeeperInterval, _keeper.ReconcileOnceAsync, stopping.Token),
-            LoopAsync("lease", TimeSpan.FromMilliseconds(50), RenewLeaseOnceAsync, stopping.Token),
-            LoopAsync("sentinel", SentinelInterval, SentinelOnceAsync, stopping.Token),
-            LoopAsync("membership", TimeSpan.FromSeconds(1), RegisterOnceAsync, stopping.Token),
-            LoopAsync("routing", TimeSpan.FromMilliseconds(100), PublishRoutingOnceAsync, stopping.Token),
+            LoopAsync("report", ReportInterval, _reportSignal, ReportOnceAsync, stopping.Token),
+            LoopAsync("keeper", KeeperInterval, _keeperSignal, ReconcileOnceAsync, stopping.Token),
+            LoopAsync("lease", TimeSpan.FromMilliseconds(50), _leaseSignal, RenewLeaseOnceAsync, stopping.Token),
+            LoopAsync("sentinel", SentinelInterval, _sentinelSignal, SentinelOnceAsync, stopping.Token),
+            LoopAsync("membership", TimeSpan.FromSeconds(1), new LoopSignal(), RegisterOnceAsync, stopping.Token),
+            LoopAsync("routing", TimeSpan.FromMilliseconds(100), _routingSignal, PublishRoutingOnceAsync, stopping.Token),
         };
         try
         {
@@ -150,10 +172,11 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         await Task.WhenAll(loops);
     }
 
-    private async Task LoopAsync(string name, TimeSpan interval, Func<CancellationToken, Task> once, CancellationToken cancellationToken)
+    private async Task LoopAsync(string name, TimeSpan interval, LoopSignal signal, Func<CancellationToken, Task> once, CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
+            signal.Consume();
             try
             {
                 await once(cancellationToken);
@@ -169,12 +192,22 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
 
             try
             {
-                await Task.Delay(interval, _time, cancellationToken);
+                await signal.WaitAsync(interval, _time, cancellationToken);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>One keeper step; after an action the node reports at once and plans its next step without waiting.</summary>
+    private async Task ReconcileOnceAsync(CancellationToken cancellationToken)
+    {
+        if (await _keeper.ReconcileOnceAsync(cancellationToken))
+        {
+            _reportSignal.Set();
+            _keeperSignal.Set();
         }
     }
 

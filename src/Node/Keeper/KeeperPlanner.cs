@@ -7,7 +7,7 @@ namespace PgRaft.Node.Keeper;
 /// <param name="NodeId">This node.</param>
 /// <param name="State">The cluster state as applied locally (it may lag the leader's; the lease covers that).</param>
 /// <param name="Local">This node's PostgreSQL.</param>
-/// <param name="HoldsLease">True while this node holds a valid primary lease for the view's generation.</param>
+/// <param name="HoldsLease">True while this node holds a primary lease that has not reached its fence time.</param>
 internal sealed record KeeperSituation(string NodeId, ClusterState State, LocalPostgres Local, bool HoldsLease);
 
 /// <summary>

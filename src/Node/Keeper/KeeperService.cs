@@ -32,6 +32,7 @@ internal sealed class KeeperService(
     private DateTime _nextSlotCheck;
     private PostgresConfiguration? _written;
     private (SyncConfig Sync, Lsn? FlushLsn)? _appliedSyncLsn;
+    private bool _checkpointAfterPromotion;
 
     /// <summary>The last observation, for the health endpoints.</summary>
     public LocalPostgres Local { get; private set; } = LocalPostgres.Missing;
@@ -47,12 +48,12 @@ internal sealed class KeeperService(
         await report(BuildReport(current, local, status), cancellationToken);
     }
 
-    /// <summary>Observes PostgreSQL afresh and takes the one next step toward the committed view.</summary>
-    public async Task ReconcileOnceAsync(CancellationToken cancellationToken)
+    /// <summary>Observes PostgreSQL afresh and takes the one next step toward the committed view; false when it only waited.</summary>
+    public async Task<bool> ReconcileOnceAsync(CancellationToken cancellationToken)
     {
         var current = state();
         var (local, _) = await ObserveAsync(cancellationToken);
-        var action = KeeperPlanner.Plan(new KeeperSituation(nodeId, current, local, lease.HoldsLease(current.View.Generation)));
+        var action = KeeperPlanner.Plan(new KeeperSituation(nodeId, current, local, lease.HoldsLease));
         if (action is WaitAction wait)
         {
             if (wait.Reason != _lastWait)
@@ -62,7 +63,7 @@ internal sealed class KeeperService(
             }
 
             await HousekeepAsync(current, local, cancellationToken);
-            return;
+            return false;
         }
 
         _lastWait = null;
@@ -77,6 +78,8 @@ internal sealed class KeeperService(
             LastError = $"{action.GetType().Name}: {ex.Message}";
             LogMessages.KeeperActionFailed(logger, action.GetType().Name, ex.Message, ex);
         }
+
+        return true;
     }
 
     private async Task<(LocalPostgres Local, PostgresStatus? Status)> ObserveAsync(CancellationToken cancellationToken)
@@ -156,7 +159,7 @@ internal sealed class KeeperService(
                 break;
             case StartPrimaryAction:
                 await WriteConfigurationAsync(current, primary: true, cancellationToken);
-                await postgres.StartAsync(ServerRole.Primary, lease.RemainingUntilFence(generation), current.Bootstrap?.SystemIdentifier, cancellationToken);
+                await postgres.StartAsync(ServerRole.Primary, lease.RemainingUntilFence, current.Bootstrap?.SystemIdentifier, cancellationToken);
                 _stoppedForSwitchover = null;
                 break;
             case StartStandbyAction start:
@@ -171,7 +174,7 @@ internal sealed class KeeperService(
                 _stoppedForSwitchover = null;
                 break;
             case PromoteAction:
-                if (!await postgres.RenewLeaseAsync(lease.RemainingUntilFence(generation), cancellationToken))
+                if (!await postgres.RenewLeaseAsync(lease.RemainingUntilFence, cancellationToken))
                 {
                     throw new InvalidOperationException("the fencing guard did not take the lease deadline; not promoting");
                 }
@@ -179,9 +182,10 @@ internal sealed class KeeperService(
                 // A standby runs with synchronous_standby_names empty: without this, the first commits after the
                 // promotion would be acknowledged before any synchronous standby has them (DESIGN §8).
                 await WriteConfigurationAsync(current, primary: true, cancellationToken);
-                await postgres.PromoteAsync(cancellationToken);
+                await postgres.PromoteAsync(MemberSlots(current).ToList(), cancellationToken);
                 _standbyTimeline = 0;
                 _upstream = null;
+                _checkpointAfterPromotion = true;
                 break;
             case FollowAction follow:
                 await postgres.FollowAsync(UpstreamFor(current, follow.Upstream), cancellationToken);
@@ -204,6 +208,7 @@ internal sealed class KeeperService(
                 _appliedSyncLsn = (apply.Sync, ToLsn((await postgres.ProbeAsync(cancellationToken)).FlushLsn));
                 break;
             case StopForSwitchoverAction stop:
+                await CheckpointBeforeStopAsync(cancellationToken);
                 await postgres.StopAsync(StopMode.Fast, cancellationToken);
                 lease.Release();
                 var control = await postgres.ReadControlDataAsync(cancellationToken);
@@ -225,6 +230,14 @@ internal sealed class KeeperService(
 
         var isPrimary = local.Role == PgRole.Primary && current.View.Primary == nodeId;
         await WriteConfigurationAsync(current, isPrimary, cancellationToken);
+        if (isPrimary && _checkpointAfterPromotion)
+        {
+            // Deferred from the promotion, which reported first: pg_rewind against this server reads the new timeline
+            // from pg_control, and only a checkpoint writes it there.
+            await postgres.CheckpointAsync(cancellationToken);
+            _checkpointAfterPromotion = false;
+        }
+
         if (isPrimary && DateTime.UtcNow >= _nextSlotCheck)
         {
             _nextSlotCheck = DateTime.UtcNow + SlotCheckInterval;
@@ -233,9 +246,36 @@ internal sealed class KeeperService(
         }
     }
 
+    /// <summary>
+    /// A checkpoint while the primary still takes writes leaves the shutdown checkpoint little to flush, so the write
+    /// outage of a switchover is shorter. Bounded: the lease is no longer renewed while the switchover drains.
+    /// </summary>
+    private async Task CheckpointBeforeStopAsync(CancellationToken cancellationToken)
+    {
+        var budget = lease.RemainingUntilFence / 2;
+        if (budget < TimeSpan.FromMilliseconds(100))
+        {
+            return;
+        }
+
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(budget);
+        try
+        {
+            await postgres.CheckpointAsync(bounded.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Too slow: the shutdown checkpoint does the rest.
+        }
+    }
+
+    private IEnumerable<string> MemberSlots(ClusterState current) =>
+        current.Members.Keys.Where(id => id != nodeId).Select(PostgresInstance.SlotNameFor);
+
     private async Task EnsureSlotsAsync(ClusterState current, CancellationToken cancellationToken)
     {
-        var wanted = current.Members.Keys.Where(id => id != nodeId).Select(PostgresInstance.SlotNameFor).ToHashSet(StringComparer.Ordinal);
+        var wanted = MemberSlots(current).ToHashSet(StringComparer.Ordinal);
         var existing = await postgres.ListSlotsAsync(cancellationToken);
         foreach (var slot in wanted.Except(existing.Select(s => s.Name)))
         {

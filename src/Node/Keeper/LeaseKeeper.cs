@@ -14,16 +14,17 @@ internal sealed class LeaseKeeper(MonotonicClock clock, TimeSpan leaseTimeout, T
     public LeaseHolder Holder => Volatile.Read(ref _holder);
 
     /// <summary>
-    /// True while a lease granted at <paramref name="generation"/> or earlier has not reached its fence time. A newer
-    /// generation that still names this node primary (a sync-set change) keeps the lease: the leader's lease table is
-    /// per node, and it never promotes another node before this node's last grant ran out.
+    /// True while the last grant has not reached its fence time, whatever generation it was granted at: the leader
+    /// grants only while its committed view names this node primary, its lease table is per node, and it never names
+    /// another node before this node's last grant ran out. The keeper's own applied view may be a generation behind
+    /// the one the lease loop renewed at (the two loops read the state at different moments); that is no reason to fence.
     /// </summary>
-    public bool HoldsLease(long generation) =>
-        Holder is { FenceAt: { } fenceAt } holder && holder.Generation <= generation && clock.Now < fenceAt;
+    public bool HoldsLease =>
+        Holder is { FenceAt: { } fenceAt } && clock.Now < fenceAt;
 
     /// <summary>Time left until fencing must start; zero when there is no valid lease.</summary>
-    public TimeSpan RemainingUntilFence(long generation) =>
-        HoldsLease(generation) && Holder.FenceAt is { } fenceAt ? fenceAt - clock.Now : TimeSpan.Zero;
+    public TimeSpan RemainingUntilFence =>
+        HoldsLease && Holder.FenceAt is { } fenceAt ? fenceAt - clock.Now : TimeSpan.Zero;
 
     public TimeSpan Requesting()
     {

@@ -42,6 +42,8 @@ internal static partial class ConfigRenderer
         {
             ("wal_level", "replica"), ("max_wal_senders", "10"), ("max_replication_slots", "10"),
             ("wal_keep_size", "128MB"), ("wal_log_hints", "on"), ("hot_standby_feedback", "on"),
+            // A standby retries a lost upstream every 5 s by default: after a failover that is most of the outage.
+            ("wal_retrieve_retry_interval", "250ms"),
         };
         foreach (var (n, v) in defaults)
         {

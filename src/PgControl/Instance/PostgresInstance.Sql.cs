@@ -228,16 +228,21 @@ internal sealed partial class PostgresInstance
     // ---------------------------------------------------------------- roles
 
     /// <summary>
-    /// Promotes the running standby and returns once it accepts writes. Needs a lease (sent with
-    /// <see cref="RenewLeaseAsync"/> or at start) unless NoLeaseRequired. A checkpoint follows, so the new
-    /// timeline is in pg_control when others pg_rewind from this server.
+    /// Promotes the running standby and returns once it accepts writes, with a physical slot for each of
+    /// <paramref name="slots"/> already there, so standbys that follow it can stream at once. Needs a lease (sent with
+    /// <see cref="RenewLeaseAsync"/> or at start) unless NoLeaseRequired. Call <see cref="CheckpointAsync"/> afterwards
+    /// (off the critical path) before others pg_rewind from this server: until then pg_control names the old timeline.
     /// </summary>
-    public async Task PromoteAsync(CancellationToken cancellationToken)
+    public async Task PromoteAsync(IReadOnlyCollection<string> slots, CancellationToken cancellationToken)
     {
         RequireRunning();
         if (!_leaseGranted && !_options.NoLeaseRequired)
         {
             throw new PgControlException(PgControlError.LeaseRequired, "Promotion needs a lease first (RenewLeaseAsync), so the new primary is fenced from its first write.");
+        }
+        foreach (var slot in slots)
+        {
+            ValidateSlotName(slot);
         }
         LogMessages.Promoting(_logger);
         await using (var connection = await OpenLocalAsync(TimeSpan.FromSeconds(3), cancellationToken))
@@ -265,8 +270,16 @@ internal sealed partial class PostgresInstance
                 }
                 await Task.Delay(20, cancellationToken);
             }
-            await using var checkpoint = new NpgsqlCommand("CHECKPOINT", connection);
-            await checkpoint.ExecuteNonQueryAsync(cancellationToken);
+            if (slots.Count > 0)
+            {
+                await using var createSlots = new NpgsqlCommand(
+                    "SELECT pg_create_physical_replication_slot(name, true) FROM unnest($1::text[]) AS name " +
+                    "WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = name)", connection)
+                {
+                    Parameters = { new() { Value = slots.ToArray() } },
+                };
+                await createSlots.ExecuteNonQueryAsync(cancellationToken);
+            }
         }
         Role = ServerRole.Primary;
         _upstream = null;
@@ -275,6 +288,13 @@ internal sealed partial class PostgresInstance
         {
             await ReloadAsync(cancellationToken);
         }
+    }
+
+    /// <summary>Writes a checkpoint now (CHECKPOINT), e.g. so pg_control shows a promotion's new timeline.</summary>
+    public async Task CheckpointAsync(CancellationToken cancellationToken)
+    {
+        RequireRunning();
+        await ExecuteLocalAsync("CHECKPOINT", cancellationToken);
     }
 
     /// <summary>

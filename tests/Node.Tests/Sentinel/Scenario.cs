@@ -23,7 +23,15 @@ internal sealed class Scenario
         var map = list.ToImmutableSortedDictionary(m => m.Id, m => Fixtures.Member(m.Id, m.Tags), StringComparer.Ordinal);
         State = ClusterState.Empty with
         {
-            Spec = ClusterSpec.Default with { Mode = mode },
+            // The example tests read their times against these timings, not whatever the defaults become.
+            Spec = ClusterSpec.Default with
+            {
+                Mode = mode,
+                FailTimeout = TimeSpan.FromMilliseconds(1500),
+                LeaseTimeout = TimeSpan.FromMilliseconds(2000),
+                DriftMargin = TimeSpan.FromMilliseconds(100),
+                FenceMargin = TimeSpan.FromMilliseconds(500),
+            },
             Members = map,
             View = new ClusterView(3, "node1", SyncConfig.Async, SyncConfig.Async,
                 map.Keys.Where(k => k != "node1").ToImmutableSortedDictionary(k => k, _ => "node1", StringComparer.Ordinal)),

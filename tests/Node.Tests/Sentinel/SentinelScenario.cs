@@ -45,6 +45,10 @@ internal static class SentinelScenario
             SyncStandbyCount = random.Next(1, 4),
             MaxLagOnFailover = new long[] { 0, 4096, 1 << 20, 64 << 20 }[random.Next(4)],
             Paused = random.Next(7) == 0,
+            // The generator's report and grant ages are spread around these timings.
+            FailTimeout = TimeSpan.FromMilliseconds(1500),
+            LeaseTimeout = TimeSpan.FromMilliseconds(2000),
+            FenceMargin = TimeSpan.FromMilliseconds(500),
         };
 
         var primary = random.Next(14) == 0 ? null : ids[random.Next(n)];

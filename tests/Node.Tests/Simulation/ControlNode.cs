@@ -459,7 +459,7 @@ internal sealed class PgraftProcess
         }
 
         Lease.Granted(inFlight.T0, inFlight.Generation);
-        var remaining = Lease.RemainingUntilFence(inFlight.Generation);
+        var remaining = Lease.RemainingUntilFence;
         if (remaining > TimeSpan.Zero && Postgres.Running)
         {
             Postgres.RenewLease(remaining);
@@ -473,7 +473,7 @@ internal sealed class PgraftProcess
         var current = Current;
         var local = Observe();
         SendReport(BuildReport(current, local));
-        var action = KeeperPlanner.Plan(new KeeperSituation(Id, current, local, Lease.HoldsLease(current.View.Generation)));
+        var action = KeeperPlanner.Plan(new KeeperSituation(Id, current, local, Lease.HoldsLease));
         LastKeeperAction = action.ToString();
         if (action is WaitAction)
         {
@@ -572,7 +572,7 @@ internal sealed class PgraftProcess
                     return "system identifier mismatch";
                 }
 
-                pg.Start(asStandby: false, Lease.RemainingUntilFence(generation));
+                pg.Start(asStandby: false, Lease.RemainingUntilFence);
                 _stoppedForSwitchover = null;
                 return null;
             case StartStandbyAction start:
@@ -592,7 +592,7 @@ internal sealed class PgraftProcess
                 _stoppedForSwitchover = null;
                 return null;
             case PromoteAction:
-                if (!pg.RenewLease(Lease.RemainingUntilFence(generation)))
+                if (!pg.RenewLease(Lease.RemainingUntilFence))
                 {
                     return "the fencing guard did not take the lease deadline; not promoting";
                 }

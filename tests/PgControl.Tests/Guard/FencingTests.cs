@@ -43,7 +43,7 @@ public sealed class FencingTests(ITestOutputHelper output)
         // A standby needs none, but its promotion does.
         await File.WriteAllTextAsync(Path.Combine(node.DataDirectory, "standby.signal"), "");
         await node.Instance.StartAsync(ServerRole.Standby, cancellationToken: CancellationToken.None);
-        var promote = await Assert.ThrowsAsync<PgControlException>(() => node.Instance.PromoteAsync(CancellationToken.None));
+        var promote = await Assert.ThrowsAsync<PgControlException>(() => node.Instance.PromoteAsync([], CancellationToken.None));
         Assert.Equal(PgControlError.LeaseRequired, promote.Error);
         Assert.True((await node.Instance.ProbeAsync(CancellationToken.None)).InRecovery);
     }

@@ -86,7 +86,11 @@ public sealed class ReplicationTests
         await WaitForRowsAsync(s1, "before-fork", 1);
 
         // Promote s2; the old primary goes on writing rows of its own (a fork, as after a partition).
-        await s2.Instance.PromoteAsync(None);
+        await s2.Instance.PromoteAsync(["member_a", "member_b"], None);
+        var slotsAfterPromotion = await s2.Instance.ListSlotsAsync(None);
+        Assert.Contains(slotsAfterPromotion, slot => slot.Name == "member_a");
+        Assert.Contains(slotsAfterPromotion, slot => slot.Name == "member_b");
+        await s2.Instance.CheckpointAsync(None);
         var promoted = await s2.Instance.ProbeAsync(None);
         Assert.False(promoted.InRecovery);
         Assert.Equal(2, promoted.Timeline);
@@ -129,7 +133,8 @@ public sealed class ReplicationTests
         await standby.Instance.StartAsync(ServerRole.Standby, cancellationToken: None);
         await WaitForRowsAsync(standby, "shared", 1);
 
-        await standby.Instance.PromoteAsync(None);
+        await standby.Instance.PromoteAsync([], None);
+        await standby.Instance.CheckpointAsync(None);
         await TestEnvironment.ExecuteAsync(standby.Port, "INSERT INTO items (tag) VALUES ('new-primary')");
         // The old primary writes on, and its WAL from before the fork is recycled away.
         for (var i = 0; i < 4; i++)
