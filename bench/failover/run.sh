@@ -2,7 +2,7 @@
 # Write outage after kill -9 of the primary's node, and during a planned switchover, as a client sees it:
 # it connects through a surviving node's proxy port and inserts a row every 20 ms.
 # Usage: bench/failover/run.sh            (RUNS=5 by default; ports 29011-29053; data under a temp folder;
-#        KEEP_LOGS=1 keeps the folder with every node's log)
+#        KEEP_LOGS=1 keeps the folder with every node's log; LOG_LEVEL=Debug for the sentinel's every wait)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-5}
@@ -29,6 +29,7 @@ for n in "${nodes[@]}"; do
   "Raft": { "Bind": "127.0.0.1:2901$n" }, "Api": { "Bind": "127.0.0.1:2902$n" },
   "Postgres": { "Bind": "127.0.0.1:2903$n", "SuperuserPasswordFile": "$work/su.password", "ReplicationPasswordFile": "$work/repl.password" },
   "Proxy": { "ReadWriteBind": "127.0.0.1:2904$n", "ReadOnlyBind": "127.0.0.1:2905$n" },
+  "Logging": { "Level": "${LOG_LEVEL:-Information}" },
   "Peers": [ $peers ] }
 JSON
 done

@@ -26,6 +26,9 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = 5101, Level = LogLevel.Information, Message = "Sentinel ({Status}): {Reason}")]
     public static partial void SentinelStatusChanged(ILogger logger, string status, string reason);
 
+    [LoggerMessage(EventId = 5103, Level = LogLevel.Debug, Message = "Sentinel waits ({Status}): {Reason}")]
+    public static partial void SentinelWaits(ILogger logger, string status, string reason);
+
     [LoggerMessage(EventId = 5200, Level = LogLevel.Debug, Message = "Lease for {NodeId} at generation {Generation}: {Outcome}")]
     public static partial void LeaseDecision(ILogger logger, string nodeId, long generation, string outcome);
 }

@@ -10,6 +10,7 @@ namespace PgRaft.Node.Hosting;
 internal sealed partial class NodeRuntime
 {
     private SentinelStatus? _lastSentinelStatus;
+    private string? _lastSentinelReason;
     private TimeSpan _nextSentinelLog;
     private string? _lastLeaseRefusal;
     private TimeSpan _nextTransferAttempt;
@@ -222,13 +223,22 @@ internal sealed partial class NodeRuntime
                 _lastSentinelStatus = decision.Status;
                 _nextSentinelLog = _clock.Now + TimeSpan.FromSeconds(5);
             }
+            else if (decision.Reason != _lastSentinelReason)
+            {
+                LogMessages.SentinelWaits(_logger, decision.Status.ToString(), decision.Reason);
+            }
+
+            _lastSentinelReason = decision.Reason;
 
             await HandLeadershipAwayFromPrimaryAsync(state, reports, cancellationToken);
             return;
         }
 
+        // A switchover promotes without waiting out the old primary's lease only while it reports itself stopped for
+        // that switchover (SentinelRules), and no lease is granted to it while the switchover is pending (LeaseGrantRule).
         if (decision.Command is ChangeView change && state.View.Primary is { } oldPrimary && change.View.Primary != oldPrimary
-            && !_duties.RevokeAndCheckExpired(oldPrimary, state.View.Generation, state.Spec.LeaseTimeout, state.Spec.DriftMargin))
+            && !_duties.RevokeAndCheckExpired(oldPrimary, state.View.Generation, state.Spec.LeaseTimeout, state.Spec.DriftMargin)
+            && change.History?.Reason != ChangeReason.Switchover)
         {
             return;
         }
@@ -244,6 +254,13 @@ internal sealed partial class NodeRuntime
     private async Task HandLeadershipAwayFromPrimaryAsync(ClusterState state, ReportTable reports, CancellationToken cancellationToken)
     {
         if (state.View.Primary != _options.NodeId || _clock.Now < _nextTransferAttempt)
+        {
+            return;
+        }
+
+        // Not while this node is still becoming primary: a leadership change then would refuse the lease it needs
+        // to promote, and the failover would wait for the next leader.
+        if (reports.Latest(_options.NodeId) is not { IsHealthyPrimary: true } own || _clock.Now - own.ReceivedAt >= state.Spec.FailTimeout)
         {
             return;
         }
