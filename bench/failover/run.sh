@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Write outage after kill -9 of the primary's node, and during a planned switchover, as a client sees it:
-# it connects through a surviving node's proxy port and inserts a row every 20 ms.
+# Write outage after kill -9 of the primary's node (pgraft, guard and PostgreSQL), and during a planned switchover,
+# as a client sees it: it connects through a surviving node's proxy port and inserts a row every 20 ms.
 # Usage: bench/failover/run.sh            (RUNS=5 by default; ports 29011-29053; data under a temp folder;
 #        KEEP_LOGS=1 keeps the folder with every node's log; LOG_LEVEL=Debug for the sentinel's every wait)
 set -euo pipefail
@@ -19,6 +19,7 @@ trap cleanup EXIT
 
 echo "building pgraft (Release)"
 dotnet publish src/Node/PgRaft.Node.csproj -c Release -o "$work/bin" -nologo -clp:ErrorsOnly >/dev/null
+dotnet build bench/failover/Writer/PgRaft.FailoverWriter.csproj -c Release -o "$work/writer" -nologo -clp:ErrorsOnly >/dev/null
 (umask 077; openssl rand -hex 24 > "$work/cluster.secret"; openssl rand -hex 16 > "$work/su.password"; openssl rand -hex 16 > "$work/repl.password")
 peers=$(for n in "${nodes[@]}"; do printf '{ "Id": "node%s", "Raft": "127.0.0.1:2901%s" },' "$n" "$n"; done)
 peers=${peers%,}
@@ -53,18 +54,9 @@ export PGPASSWORD; PGPASSWORD=$(cat "$work/su.password")
 primary=$(wait_healthy)
 psql -q -h 127.0.0.1 -p 29041 -U postgres -c "create table if not exists bench (id bigserial primary key, at timestamptz default now())" >/dev/null
 
-# Inserts every 20 ms through $1's proxy until $2 exists; logs the monotonic ms of every acknowledged insert.
-writer() {
-  local port=$1 stop=$2 out=$3
-  : > "$out"
-  while [ ! -e "$stop" ]; do
-    if psql -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "insert into bench default values" \
-         -v ON_ERROR_STOP=1 --set=connect_timeout=1 >/dev/null 2>&1; then
-      echo "$(($(date +%s%N) / 1000000))" >> "$out"
-    fi
-    sleep 0.02
-  done
-}
+# Inserts every 20 ms over one connection through $1's proxy (reconnecting after any error) until $2 exists;
+# logs the wall-clock ms of every acknowledged insert.
+writer() { "$work/writer/PgRaft.FailoverWriter" 127.0.0.1 "$1" "$2" 120 > "$3"; }
 max_gap() { awk 'NR > 1 { g = $1 - prev; if (g > max) max = g } { prev = $1 } END { printf "%.2f", max / 1000 }' "$1"; }
 
 crash=(); switch=()
@@ -73,7 +65,8 @@ for i in $(seq 1 "$runs"); do
   entry=$(for n in "${nodes[@]}"; do [ "$n" != "$primary" ] && echo "$n" && break; done)
   writer "2904$entry" "$work/stop" "$work/acks" & wpid=$!
   sleep 2
-  kill -KILL "${pids[$primary]}"
+  # The whole node at once: pgraft, its fencing guard and PostgreSQL (every process whose command line names the node's folder).
+  pkill -KILL -f "$work/node$primary/" || true
   until ok "$entry" primary || { for n in "${nodes[@]}"; do [ "$n" != "$primary" ] && ok "$n" primary && break; done; }; do sleep 0.1; done
   sleep 2; touch "$work/stop"; wait "$wpid"; rm -f "$work/stop"
   crash+=("$(max_gap "$work/acks")")

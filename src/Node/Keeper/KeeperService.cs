@@ -62,7 +62,12 @@ internal sealed class KeeperService(
                 _lastWait = wait.Reason;
             }
 
-            await HousekeepAsync(current, local, cancellationToken);
+            // A node named primary but still without its lease does nothing slow: the grant wakes it to promote.
+            if (current.View.Primary != nodeId || lease.HoldsLease)
+            {
+                await HousekeepAsync(current, local, cancellationToken);
+            }
+
             return false;
         }
 

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+
+// The failover benchmark's client: one connection through a proxy port, an insert every 20 ms, a fresh connection
+// (no pool) after any error. Prints the wall-clock milliseconds of every acknowledged insert, one per line, until the
+// stop file exists or the time limit passes. Usage: PgRaft.FailoverWriter HOST PORT STOP_FILE MAX_SECONDS (PGPASSWORD set).
+if (args.Length != 4 || !int.TryParse(args[1], out var port) || !int.TryParse(args[3], out var maxSeconds))
+{
+    Console.Error.WriteLine("usage: PgRaft.FailoverWriter HOST PORT STOP_FILE MAX_SECONDS   (password in PGPASSWORD)");
+    return 2;
+}
+
+var connectionString = new NpgsqlConnectionStringBuilder
+{
+    Host = args[0],
+    Port = port,
+    Username = "postgres",
+    Database = "postgres",
+    Password = Environment.GetEnvironmentVariable("PGPASSWORD"),
+    Pooling = false,
+    Timeout = 1,
+    CommandTimeout = 2,
+    // Opening a connection must not wait out a proxy's hold for longer than the insert cadence matters.
+    TcpKeepAlive = true,
+}.ConnectionString;
+
+var limit = Stopwatch.StartNew();
+NpgsqlConnection? connection = null;
+using var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true };
+while (!File.Exists(args[2]) && limit.Elapsed < TimeSpan.FromSeconds(maxSeconds))
+{
+    try
+    {
+        if (connection is null)
+        {
+            connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync();
+        }
+
+        await using var insert = new NpgsqlCommand("INSERT INTO bench DEFAULT VALUES", connection);
+        await insert.ExecuteNonQueryAsync();
+        output.WriteLine(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
+    }
+    catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException or IOException)
+    {
+        if (connection is not null)
+        {
+            await connection.DisposeAsync();
+            connection = null;
+        }
+    }
+
+    await Task.Delay(20);
+}
+
+if (connection is not null)
+{
+    await connection.DisposeAsync();
+}
+
+return 0;
