@@ -40,3 +40,6 @@ internal sealed record ApplySyncAction(SyncConfig Sync, string Reason) : KeeperA
 
 /// <summary>A planned switchover: stop this primary cleanly (no writes lost) and report its final position.</summary>
 internal sealed record StopForSwitchoverAction(long Generation, string Reason) : KeeperAction(Reason);
+
+/// <summary>Restart this standby so that parameters PostgreSQL reads only at start take effect.</summary>
+internal sealed record RestartStandbyAction(string Reason) : KeeperAction(Reason);

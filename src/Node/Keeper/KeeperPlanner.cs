@@ -77,8 +77,14 @@ internal static class KeeperPlanner
         }
 
         var wanted = view.PrimarySync.ToSynchronousStandbyNames();
-        return local.SynchronousStandbyNames != wanted
-            ? new ApplySyncAction(view.PrimarySync, $"synchronous_standby_names must be '{wanted}' (is '{local.SynchronousStandbyNames}')")
+        if (local.SynchronousStandbyNames != wanted)
+        {
+            return new ApplySyncAction(view.PrimarySync, $"synchronous_standby_names must be '{wanted}' (is '{local.SynchronousStandbyNames}')");
+        }
+
+        // Restarting the primary would be a write outage nobody asked for; a switchover applies them without one.
+        return local.PendingRestart.Length > 0
+            ? new WaitAction($"primary, converged; {local.PendingRestart} take effect at its next start: run a switchover to apply them without an outage")
             : new WaitAction("primary, converged");
     }
 
@@ -132,8 +138,13 @@ internal static class KeeperPlanner
             return new FenceAction($"{divergence}: stopping this standby so it can be rewound");
         }
 
-        return local.Upstream != upstream
-            ? new FollowAction(upstream, $"streaming from {local.Upstream ?? "nobody"}, should follow {upstream}")
+        if (local.Upstream != upstream)
+        {
+            return new FollowAction(upstream, $"streaming from {local.Upstream ?? "nobody"}, should follow {upstream}");
+        }
+
+        return local.PendingRestart.Length > 0
+            ? new RestartStandbyAction($"{local.PendingRestart} changed and take effect only at a restart")
             : new WaitAction($"standby of {upstream}, converged");
     }
 }

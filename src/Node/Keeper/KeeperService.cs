@@ -116,7 +116,7 @@ internal sealed class KeeperService(
                     timeline = _standbyTimeline;
                 }
 
-                return (new LocalPostgres(true, true, role, status.SystemIdentifier, timeline, ToLsn(position), role == PgRole.Standby ? _upstream : null, status.SynchronousStandbyNames ?? ""), status);
+                return (new LocalPostgres(true, true, role, status.SystemIdentifier, timeline, ToLsn(position), role == PgRole.Standby ? _upstream : null, status.SynchronousStandbyNames ?? "", string.Join(", ", status.PendingRestart)), status);
             }
         }
 
@@ -211,6 +211,10 @@ internal sealed class KeeperService(
                 await WriteConfigurationAsync(current, primary: true, cancellationToken);
                 // Probed after the reload, so at or past the point the new set took effect: conservative for the sentinel.
                 _appliedSyncLsn = (apply.Sync, ToLsn((await postgres.ProbeAsync(cancellationToken)).FlushLsn));
+                break;
+            case RestartStandbyAction:
+                await postgres.StopAsync(StopMode.Fast, cancellationToken);
+                await postgres.StartAsync(ServerRole.Standby, null, current.Bootstrap?.SystemIdentifier, cancellationToken);
                 break;
             case StopForSwitchoverAction stop:
                 await CheckpointBeforeStopAsync(cancellationToken);

@@ -6,6 +6,7 @@ namespace PgRaft.Node.Keeper;
 /// <summary>
 /// What a keeper knows of its own PostgreSQL at one instant: from a probe while it runs, from the data directory
 /// (control file, standby.signal) while it does not. Real and simulated PostgreSQL both map to this.
+/// <see cref="PendingRestart"/> names the changed parameters that take effect only at the next start.
 /// </summary>
 internal sealed record LocalPostgres(
     bool Initialized,
@@ -15,7 +16,8 @@ internal sealed record LocalPostgres(
     int Timeline,
     Lsn? Position,
     string? Upstream,
-    string SynchronousStandbyNames)
+    string SynchronousStandbyNames,
+    string PendingRestart = "")
 {
     public static LocalPostgres Missing { get; } = new(false, false, PgRole.Uninitialized, null, 0, null, null, "");
 }

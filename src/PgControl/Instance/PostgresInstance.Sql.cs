@@ -15,7 +15,9 @@ internal sealed partial class PostgresInstance
                pg_last_wal_receive_lsn()::text,
                pg_last_wal_replay_lsn()::text,
                CASE WHEN pg_is_in_recovery()
-                    THEN COALESCE((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
+                    THEN GREATEST((SELECT received_tli FROM pg_stat_wal_receiver),
+                                  (SELECT NULLIF(min_recovery_end_timeline, 0) FROM pg_control_recovery()),
+                                  (SELECT timeline_id FROM pg_control_checkpoint()))
                     ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,
                current_setting('synchronous_standby_names'),
                ARRAY(SELECT name FROM pg_settings WHERE pending_restart ORDER BY name),

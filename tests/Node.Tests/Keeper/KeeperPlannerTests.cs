@@ -136,4 +136,20 @@ public sealed class KeeperPlannerTests
                 && !string.IsNullOrWhiteSpace(action.Reason);
         }).QuickCheckThrowOnFailure();
     }
+    [Fact]
+    public void A_standby_restarts_for_parameters_that_need_it_and_the_primary_waits_for_a_switchover()
+    {
+        var state = State("node1");
+        var standby = Running(PgRole.Standby, upstream: "node1") with { PendingRestart = "max_connections, shared_buffers" };
+        var restart = Assert.IsType<RestartStandbyAction>(Plan("node2", state, standby));
+        Assert.Contains("max_connections, shared_buffers", restart.Reason, StringComparison.Ordinal);
+
+        // Following the right upstream comes first; a restart would pick up the old one.
+        Assert.IsType<FollowAction>(Plan("node2", state, standby with { Upstream = "node3" }));
+
+        var primary = Running(PgRole.Primary) with { PendingRestart = "shared_buffers" };
+        var wait = Assert.IsType<WaitAction>(Plan("node1", state, primary, lease: true));
+        Assert.Contains("switchover", wait.Reason, StringComparison.Ordinal);
+        Assert.Equal(new WaitAction("primary, converged"), Plan("node1", state, Running(PgRole.Primary), lease: true));
+    }
 }

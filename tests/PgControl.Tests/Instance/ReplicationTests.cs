@@ -103,7 +103,15 @@ public sealed class ReplicationTests
         Assert.Equal(RewindDecision.Needed, assessment.Decision);
         var outcome = await primary.Instance.RewindOrCloneAsync(s2.AsUpstream(), null, None);
         Assert.Equal(DivergenceAction.Rewound, outcome.Action);
+
+        // Before any WAL receiver runs (its source is down), the rewound standby already reports the timeline it was
+        // rewound onto, not the one of the last checkpoint before the fork: else it would look forked again.
+        await s2.Instance.StopAsync(StopMode.Fast, None);
         await primary.Instance.StartAsync(ServerRole.Standby, cancellationToken: None);
+        var beforeStreaming = await primary.Instance.ProbeAsync(None);
+        Assert.Null(beforeStreaming.Upstream);
+        Assert.Equal(2, beforeStreaming.Timeline);
+        await s2.Instance.StartAsync(ServerRole.Primary, cancellationToken: None);
         await WaitForRowsAsync(primary, "after-promotion", 1);
         Assert.Equal(0, await CountAsync(primary, "old-primary-only"));
         var rewound = await primary.Instance.ProbeAsync(None);
