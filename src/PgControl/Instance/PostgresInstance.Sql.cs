@@ -52,10 +52,42 @@ internal sealed partial class PostgresInstance
     internal string LocalConnectionString(string database = "postgres") =>
         ConnectionStringFor(_options.EffectiveConnectHost, _options.Port, _options.Superuser, TimeSpan.FromSeconds(3), database).ConnectionString;
 
+    /// <summary>
+    /// A connection to the local server from a small pool: the keeper probes several times a second, and a fresh
+    /// connection each time (TCP, SCRAM, a forked backend) cost more CPU than the probe. The pool is emptied whenever
+    /// the postmaster starts or goes away, so no connection outlives the server it was made to.
+    /// </summary>
     private async Task<NpgsqlConnection> OpenLocalAsync(TimeSpan connectTimeout, CancellationToken cancellationToken)
     {
-        await using var dataSource = BuildDataSource(ConnectionStringFor(_options.EffectiveConnectHost, _options.Port, _options.Superuser, connectTimeout));
+        NpgsqlDataSource dataSource;
+        lock (_localGate)
+        {
+            if (_localDataSource is null)
+            {
+                var connectionString = ConnectionStringFor(_options.EffectiveConnectHost, _options.Port, _options.Superuser, connectTimeout);
+                connectionString.Pooling = true;
+                connectionString.MaxPoolSize = 4;
+                connectionString.ConnectionIdleLifetime = 60;
+                _localDataSource = BuildDataSource(connectionString);
+            }
+
+            dataSource = _localDataSource;
+        }
+
         return await dataSource.OpenConnectionAsync(cancellationToken);
+    }
+
+    /// <summary>Closes every pooled local connection; the next one is made afresh.</summary>
+    private void ResetLocalConnections()
+    {
+        NpgsqlDataSource? old;
+        lock (_localGate)
+        {
+            old = _localDataSource;
+            _localDataSource = null;
+        }
+
+        old?.Dispose();
     }
 
     private async Task<NpgsqlConnection> OpenUpstreamAsync(UpstreamServer source, CancellationToken cancellationToken)

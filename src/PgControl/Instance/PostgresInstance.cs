@@ -29,6 +29,8 @@ internal sealed partial class PostgresInstance : IAsyncDisposable
     private PostgresConfiguration _configuration = new();
     private UpstreamServer? _upstream;
     private volatile bool _leaseGranted;
+    private readonly Lock _localGate = new();
+    private NpgsqlDataSource? _localDataSource;
 
     public PostgresInstance(PostgresOptions options, ILogger<PostgresInstance>? logger = null)
     {
@@ -140,6 +142,7 @@ internal sealed partial class PostgresInstance : IAsyncDisposable
     /// </summary>
     public async Task StartAsync(ServerRole role, TimeSpan? lease = null, ulong? expectedSystemIdentifier = null, CancellationToken cancellationToken = default)
     {
+        ResetLocalConnections();
         var clock = Stopwatch.StartNew();
         if (_postmaster is { HasExited: true })
         {
@@ -385,6 +388,7 @@ internal sealed partial class PostgresInstance : IAsyncDisposable
 
     private async Task DisposePostmasterAsync()
     {
+        ResetLocalConnections();
         if (_postmaster is { } postmaster)
         {
             _postmaster = null;
