@@ -56,8 +56,9 @@ psql -q -h 127.0.0.1 -p 29041 -U postgres -c "create table if not exists bench (
 
 # Inserts every 20 ms over one connection through $1's proxy (reconnecting after any error) until $2 exists;
 # logs the wall-clock ms of every acknowledged insert.
-writer() { "$work/writer/PgRaft.FailoverWriter" 127.0.0.1 "$1" "$2" 120 > "$3"; }
-max_gap() { awk 'NR > 1 { g = $1 - prev; if (g > max) max = g } { prev = $1 } END { printf "%.2f", max / 1000 }' "$1"; }
+writer() { "$work/writer/PgRaft.FailoverWriter" 127.0.0.1 "$1" "$2" 120 > "$3" 2>> "$work/writer.log"; }
+# The longest time without an acknowledged insert, up to the writer's last line ("end <ms>", when it stopped).
+max_gap() { awk '{ t = ($1 == "end") ? $2 : $1 } NR > 1 { g = t - prev; if (g > max) max = g } { prev = t } END { printf "%.2f", max / 1000 }' "$1"; }
 
 crash=(); switch=()
 for i in $(seq 1 "$runs"); do

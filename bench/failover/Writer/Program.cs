@@ -42,8 +42,10 @@ while (!File.Exists(args[2]) && limit.Elapsed < TimeSpan.FromSeconds(maxSeconds)
         await insert.ExecuteNonQueryAsync();
         output.WriteLine(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
     }
-    catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException or IOException)
+    catch (Exception e)
     {
+        // Any failure is simply an insert that was not acknowledged; say which, for the logs.
+        Console.Error.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {e.GetType().Name}: {e.Message}");
         if (connection is not null)
         {
             await connection.DisposeAsync();
@@ -59,4 +61,6 @@ if (connection is not null)
     await connection.DisposeAsync();
 }
 
+// The end of the window: a write outage still going on when the run stops counts up to here.
+output.WriteLine("end " + DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
 return 0;

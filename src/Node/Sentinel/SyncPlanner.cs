@@ -34,6 +34,28 @@ internal static class SyncPlanner
         return eligible;
     }
 
+    /// <summary>
+    /// Members the new primary already waits for that are healthy standbys but not streaming from it yet: just after a
+    /// promotion they are reconnecting (a few hundred milliseconds), and dropping them only to add them back churns the
+    /// view and, in <c>sync</c> mode, leaves commits unprotected meanwhile. Kept for three failTimeouts after the
+    /// promotion (the leader's wall clock, as recorded in the history: a liveness grace, not a safety rule).
+    /// </summary>
+    private static IEnumerable<string> ReconnectingAfterPromotion(SentinelInput input, string primary)
+    {
+        var state = input.State;
+        if (state.History.LastOrDefault() is not { } last || last.NewPrimary != primary || last.Reason == ChangeReason.Bootstrap
+            || input.WallClock - last.When >= input.Spec.FailTimeout * 3)
+        {
+            return [];
+        }
+
+        var systemId = state.Bootstrap?.SystemIdentifier;
+        return state.View.PrimarySync.Standbys.Where(id =>
+            id != primary
+            && state.Members.TryGetValue(id, out var member) && !member.Tags.NoSync && !member.Tags.NoFailover
+            && input.Fresh(id) is { IsHealthyStandby: true } report && report.SystemIdentifier == systemId);
+    }
+
     /// <summary>What the primary should write into synchronous_standby_names now.</summary>
     public static SyncConfig Desired(SentinelInput input, string primary)
     {
@@ -44,6 +66,7 @@ internal static class SyncPlanner
         }
 
         var eligible = Eligible(input, primary);
+        eligible.AddRange(ReconnectingAfterPromotion(input, primary).Except(eligible, StringComparer.Ordinal));
         var k = spec.SyncStandbyCount;
         if (spec.Mode == ReplicationMode.Sync || eligible.Count >= k)
         {

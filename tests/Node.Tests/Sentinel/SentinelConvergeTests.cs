@@ -137,4 +137,26 @@ public sealed class SentinelConvergeTests
         Assert.Equal(new RecordBootstrap("node2", SystemId), record);
         Assert.Equal(SystemId, scenario.State.Bootstrap!.SystemIdentifier);
     }
+    [Fact]
+    public void Just_after_a_promotion_a_reconnecting_sync_standby_is_kept_not_dropped_and_added_back()
+    {
+        // node1 was promoted 0.8 s ago; node3, in the set it writes, still streams from nobody while it reconnects.
+        var promoted = new HistoryEntry(3, "node2", "node1", ChangeReason.Failover, 1, new Lsn(0x5000100), Scenario.Wall - TimeSpan.FromSeconds(0.8));
+        var scenario = new Scenario(ReplicationMode.Sync)
+            .WithSync(SyncConfig.Of(1, "node3"))
+            .Primary(99.9, "0/5000100", applied: SyncConfig.Of(1, "node3"))
+            .Standby("node3", 99.9, "0/5000100", upstream: null!);
+        scenario.State = scenario.State with { History = [promoted] };
+        Assert.Null(scenario.Step().Command);
+
+        // Three failTimeouts later it is dropped as before: sync mode goes on writing without it.
+        scenario.State = scenario.State with { History = [promoted with { When = Scenario.Wall - TimeSpan.FromSeconds(4.6) }] };
+        var drop = Assert.IsType<ChangeView>(scenario.Step().Command);
+        Assert.Equal(SyncConfig.Async, drop.View.PrimarySync);
+
+        // And a standby the new primary did not already wait for is never added before it streams from it.
+        scenario.State = scenario.State with { History = [promoted], View = scenario.State.View with { Sync = SyncConfig.Async, PrimarySync = SyncConfig.Async } };
+        scenario.Primary(99.9, "0/5000100", applied: SyncConfig.Async);
+        Assert.Null(scenario.Step().Command);
+    }
 }
