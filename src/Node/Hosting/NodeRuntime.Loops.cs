@@ -1,5 +1,6 @@
 using PgRaft.Node.Api;
 using PgRaft.Node.Cluster;
+using PgRaft.Node.Leader;
 using PgRaft.Node.Lease;
 using PgRaft.Node.Sentinel;
 using PgRaft.Raft.Core;
@@ -35,17 +36,26 @@ internal sealed partial class NodeRuntime
         }
     }
 
-    private async Task SendReportAsync(KeeperReport report, CancellationToken cancellationToken)
+    /// <summary>Sends a report to the leader; returns the leader's clock reading from its ack (null when no leader took it).</summary>
+    private async Task<LeaderClockReading?> SendReportAsync(KeeperReport report, CancellationToken cancellationToken)
     {
         var address = LeaderApiAddress(out var isSelf);
+        ReportAck ack;
         if (isSelf)
         {
-            _health = (await AcceptReportAsync(report, cancellationToken)).Nodes;
+            ack = await AcceptReportAsync(report, cancellationToken);
         }
         else if (address is not null)
         {
-            _health = (await _leaderClient.ReportAsync(address, report, RemoteCallTimeout, cancellationToken)).Nodes;
+            ack = await _leaderClient.ReportAsync(address, report, RemoteCallTimeout, cancellationToken);
         }
+        else
+        {
+            return null;
+        }
+
+        _health = ack.Nodes;
+        return ack.Clock;
     }
 
     private async Task ProposeThroughLeaderAsync(ClusterCommand command, CancellationToken cancellationToken)
@@ -145,7 +155,8 @@ internal sealed partial class NodeRuntime
     {
         var term = RequireLeader();
         _duties.EnsureTerm(term);
-        _duties.Accept(report);
+        var spec = _stateMachine.Current.Spec;
+        var clock = _duties.Accept(report, _options.NodeId, spec);
         var (reports, _) = _duties.Snapshot();
         var now = _clock.Now;
         var primaryPosition = _stateMachine.Current.View.Primary is { } primary ? reports.Latest(primary)?.Position : null;
@@ -153,14 +164,14 @@ internal sealed partial class NodeRuntime
             .Select(r => r.Latest)
             .Select(r => new NodeHealth(
                 r.NodeId,
-                r.PostgresRunning && now - r.ReceivedAt < _stateMachine.Current.Spec.FailTimeout,
+                r.PostgresRunning && r.IsFresh(now, spec.FailTimeout),
                 r.Role,
                 r.Healthy,
                 primaryPosition is { } p && r.Position is { } position ? (long)p.BytesAhead(position) : (r.Role == PgRole.Primary ? 0 : long.MaxValue),
                 r.Position,
                 (now - r.ReceivedAt).TotalSeconds))
             .ToList();
-        return Task.FromResult(new ReportAck(_options.NodeId, nodes));
+        return Task.FromResult(new ReportAck(_options.NodeId, nodes, clock));
     }
 
     private async Task<LeaseResponse> GrantLeaseAsync(LeaseRequest request, CancellationToken cancellationToken)
@@ -247,7 +258,7 @@ internal sealed partial class NodeRuntime
         var target = _raft.Membership.Voters
             .Where(v => v != _options.NodeId)
             .Select(v => reports.Latest(v))
-            .Where(r => r is { IsHealthyStandby: true } && _clock.Now - r.ReceivedAt < state.Spec.FailTimeout)
+            .Where(r => r is { IsHealthyStandby: true } && r.IsFresh(_clock.Now, state.Spec.FailTimeout))
             .OrderByDescending(r => r!.Position)
             .FirstOrDefault();
         if (target is null)

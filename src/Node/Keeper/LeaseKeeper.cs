@@ -13,6 +13,9 @@ internal sealed class LeaseKeeper(MonotonicClock clock, TimeSpan leaseTimeout, T
 
     public LeaseHolder Holder => Volatile.Read(ref _holder);
 
+    /// <summary>This node's monotonic clock, which the lease is held by.</summary>
+    public MonotonicClock Clock => clock;
+
     /// <summary>
     /// True while a lease granted at <paramref name="generation"/> or earlier has not reached its fence time. A newer
     /// generation that still names this node primary (a sync-set change) keeps the lease: the leader's lease table is

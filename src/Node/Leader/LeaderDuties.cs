@@ -33,23 +33,32 @@ internal sealed class LeaderDuties(MonotonicClock clock)
         }
     }
 
-    public void Accept(KeeperReport report)
+    /// <summary>
+    /// Stamps <paramref name="report"/> (arrival, and observed-at from its echo: <see cref="ReportStamp"/>) and keeps it;
+    /// returns the reading of this leader's clock the ack carries back, for the keeper's next report to echo.
+    /// </summary>
+    public LeaderClockReading Accept(KeeperReport report, string leaderId, ClusterSpec spec)
     {
         lock (_gate)
         {
-            _reports = _reports.With(report with { ReceivedAt = clock.Now });
+            var now = clock.Now;
+            var observedAt = ReportStamp.Compute(report.ObservedAfter, leaderId, _term, now, spec);
+            _reports = _reports.With(report with { ReceivedAt = now, ObservedAt = observedAt });
+            return new LeaderClockReading(leaderId, _term, clock.Now);
         }
     }
 
     /// <summary>
     /// Records a grant to <paramref name="nodeId"/> at <paramref name="generation"/> decided now in <paramref name="term"/>;
-    /// false (no grant) when the term moved on or the sentinel revoked that primary's leases.
+    /// false (no grant) when the term moved on or the sentinel revoked that primary's leases at this or a later generation.
     /// </summary>
     public bool RecordGrant(long term, string nodeId, long generation)
     {
         lock (_gate)
         {
-            if (_term != term || _revoked == (nodeId, generation))
+            // A keeper may ask at an older generation that still named it primary (LeaseGrantRule grants those), so
+            // the revocation covers every generation up to the revoked one, not just that one.
+            if (_term != term || (_revoked is { } revoked && revoked.NodeId == nodeId && generation <= revoked.Generation))
             {
                 return false;
             }

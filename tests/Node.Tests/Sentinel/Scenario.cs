@@ -45,6 +45,7 @@ internal sealed class Scenario
         {
             NodeId = id,
             ReceivedAt = S(at),
+            ObservedAt = S(at),
             PostgresRunning = healthy && stoppedFor is null,
             Healthy = healthy && stoppedFor is null,
             Role = PgRole.Primary,
@@ -65,6 +66,7 @@ internal sealed class Scenario
         {
             NodeId = id,
             ReceivedAt = S(at),
+            ObservedAt = S(at),
             PostgresRunning = healthy,
             Healthy = healthy,
             Role = PgRole.Standby,
