@@ -230,12 +230,17 @@ internal sealed partial class NodeRuntime
                 _nextSentinelLog = _clock.Now + TimeSpan.FromSeconds(5);
             }
 
+            _duties.LiftRevocation();
             await HandLeadershipAwayFromPrimaryAsync(state, reports, cancellationToken);
             return;
         }
 
-        if (decision.Command is ChangeView change && state.View.Primary is { } oldPrimary && change.View.Primary != oldPrimary
-            && !_duties.RevokeAndCheckExpired(oldPrimary, state.View.Generation, state.Spec.LeaseTimeout, state.Spec.DriftMargin))
+        var replaced = decision.Command is ChangeView change && state.View.Primary is { } oldPrimary && change.View.Primary != oldPrimary ? oldPrimary : null;
+        if (replaced is null)
+        {
+            _duties.LiftRevocation();
+        }
+        else if (!_duties.RevokeAndCheckExpired(replaced, state.View.Generation, state.Spec.LeaseTimeout, state.Spec.DriftMargin))
         {
             return;
         }
@@ -244,7 +249,27 @@ internal sealed partial class NodeRuntime
         LogMessages.SentinelProposes(_logger, decision.Command.GetType().Name, decision.Reason);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(2));
-        await ProposeLocallyAsync(decision.Command, deadline.Token);
+        CommandResult result;
+        try
+        {
+            result = await ProposeLocallyAsync(decision.Command, deadline.Token);
+        }
+        catch (NotLeaderException) when (replaced is not null)
+        {
+            // Not in this leader's log (refused, say during a leadership transfer): the old primary was not replaced.
+            _duties.LiftRevocation();
+            throw;
+        }
+        catch (OperationCanceledException) when (replaced is not null && !cancellationToken.IsCancellationRequested)
+        {
+            _duties.ReplacementMayBePending();
+            throw;
+        }
+
+        if (replaced is not null && !result.IsApplied)
+        {
+            _duties.LiftRevocation();
+        }
     }
 
     /// <summary>DESIGN §7: the Raft leader should not run on the primary's node, so losing that node costs no election.</summary>

@@ -15,6 +15,7 @@ internal sealed class LeaderDuties(MonotonicClock clock)
     private LeaseTable _leases = LeaseTable.StartTerm(TimeSpan.Zero);
     private long _term = -1;
     private (string NodeId, long Generation)? _revoked;
+    private bool _replacementMayBePending;
 
     public MonotonicClock Clock => clock;
 
@@ -29,6 +30,7 @@ internal sealed class LeaderDuties(MonotonicClock clock)
                 _reports = ReportTable.Empty;
                 _leases = LeaseTable.StartTerm(clock.Now);
                 _revoked = null;
+                _replacementMayBePending = false;
             }
         }
     }
@@ -81,6 +83,35 @@ internal sealed class LeaderDuties(MonotonicClock clock)
         {
             _revoked = (primary, generation);
             return clock.Now >= _leases.ExpiredAt(primary, leaseTimeout, driftMargin);
+        }
+    }
+
+    /// <summary>
+    /// Lifts the revocation once the sentinel no longer replaces that primary and no proposal that would can still be
+    /// applied (it never entered the log, was rejected when applied, or the sentinel changed its mind while waiting for
+    /// the lease to run out). Left in place, it would keep a primary nobody replaced (a cancelled switchover, a failover
+    /// that found no candidate after all) from ever renewing its lease in this term.
+    /// </summary>
+    public void LiftRevocation()
+    {
+        lock (_gate)
+        {
+            if (!_replacementMayBePending)
+            {
+                _revoked = null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A proposal replacing the revoked primary timed out: it may still be applied, so the revocation stays for the rest
+    /// of the term.
+    /// </summary>
+    public void ReplacementMayBePending()
+    {
+        lock (_gate)
+        {
+            _replacementMayBePending = true;
         }
     }
 

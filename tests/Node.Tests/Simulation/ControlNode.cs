@@ -78,7 +78,7 @@ internal sealed class PgraftProcess
     private long _nextReadId;
 
     // Sentinel: the proposal it awaits (the real loop awaits ProposeLocallyAsync).
-    private (long Index, long Term, TimeSpan Deadline)? _pendingProposal;
+    private (long Index, long Term, TimeSpan Deadline, string? Primary, long Generation)? _pendingProposal;
     private TimeSpan _nextTransferAttempt;
 
     // Keeper soft state (KeeperService's fields).
@@ -367,6 +367,18 @@ internal sealed class PgraftProcess
                 return;
             }
 
+            if (pending.Primary is { } primary && Core.SoftState.Term == pending.Term)
+            {
+                if (StateMachine.Applied.Index < pending.Index)
+                {
+                    Duties.ReplacementMayBePending(); // the real loop's proposal timed out
+                }
+                else if (Current.View.Primary == primary)
+                {
+                    Duties.LiftRevocation(); // applied, yet the primary stayed: rejected (the real loop sees the result)
+                }
+            }
+
             _pendingProposal = null;
         }
 
@@ -381,20 +393,32 @@ internal sealed class PgraftProcess
         LastSentinelDecision = decision.ToString();
         if (decision.Command is null)
         {
+            Duties.LiftRevocation();
             HandLeadershipAwayFromPrimary(state, reports);
             return;
         }
 
-        if (!broken && decision.Command is ChangeView change && state.View.Primary is { } oldPrimary && change.View.Primary != oldPrimary
-            && !Duties.RevokeAndCheckExpired(oldPrimary, state.View.Generation, state.Spec.LeaseTimeout, state.Spec.DriftMargin))
+        var replaced = !broken && decision.Command is ChangeView change && state.View.Primary is { } oldPrimary && change.View.Primary != oldPrimary ? oldPrimary : null;
+        if (replaced is null)
+        {
+            Duties.LiftRevocation();
+        }
+        else if (!Duties.RevokeAndCheckExpired(replaced, state.View.Generation, state.Spec.LeaseTimeout, state.Spec.DriftMargin))
         {
             return;
         }
 
         var (result, index, proposedTerm) = Core.Propose(CommandCodec.Encode(decision.Command));
-        if (result == ProposeResult.Accepted)
+        if (result != ProposeResult.Accepted)
         {
-            _pendingProposal = (index, proposedTerm, MonotonicClock.Now + ProposeTimeout);
+            if (replaced is not null)
+            {
+                Duties.LiftRevocation(); // NotLeaderException in the real loop
+            }
+        }
+        else
+        {
+            _pendingProposal = (index, proposedTerm, MonotonicClock.Now + ProposeTimeout, replaced, state.View.Generation);
             _sim.CountEvent("sentinel " + decision.Status, $"{Id} g{state.View.Generation}: {decision.Reason}");
         }
     }
