@@ -260,8 +260,9 @@ internal sealed partial class NodeRuntime
             _duties.LiftRevocation();
             throw;
         }
-        catch (OperationCanceledException) when (replaced is not null && !cancellationToken.IsCancellationRequested)
+        catch (Exception) when (replaced is not null)
         {
+            // Timed out (or worse): the entry may be in the log and still be applied.
             _duties.ReplacementMayBePending();
             throw;
         }
