@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using PgRaft.Node.Cluster;
+using PgRaft.Node.Leader;
 using PgRaft.Node.Lease;
 using PgRaft.Node.Sentinel;
 
@@ -9,8 +10,12 @@ namespace PgRaft.Node.Api;
 /// <summary>How one node looks to the leader, shared with every keeper so each proxy can pick healthy standbys.</summary>
 internal sealed record NodeHealth(string NodeId, bool Running, PgRole Role, bool Healthy, long LagBytes, Lsn? Position, double SecondsSinceReport);
 
-/// <summary>The leader's answer to a keeper report.</summary>
-internal sealed record ReportAck(string Leader, IReadOnlyList<NodeHealth> Nodes);
+/// <summary>
+/// The leader's answer to a keeper report: every node's health, and a reading of the leader's clock that the keeper's
+/// next report echoes so the leader can date what it observed (<see cref="ReportStamp"/>). A null reading (an older
+/// leader) leaves the keeper's next report undated.
+/// </summary>
+internal sealed record ReportAck(string Leader, IReadOnlyList<NodeHealth> Nodes, LeaderClockReading? Clock);
 
 internal sealed record LeaseResponse(bool Granted, string Reason);
 

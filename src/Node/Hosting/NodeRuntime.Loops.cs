@@ -1,5 +1,6 @@
 using PgRaft.Node.Api;
 using PgRaft.Node.Cluster;
+using PgRaft.Node.Leader;
 using PgRaft.Node.Lease;
 using PgRaft.Node.Sentinel;
 using PgRaft.Raft.Core;
@@ -36,19 +37,27 @@ internal sealed partial class NodeRuntime
         }
     }
 
-    private async Task SendReportAsync(KeeperReport report, CancellationToken cancellationToken)
+    /// <summary>Sends a report to the leader; returns the leader's clock reading from its ack (null when no leader took it).</summary>
+    private async Task<LeaderClockReading?> SendReportAsync(KeeperReport report, CancellationToken cancellationToken)
     {
         var address = LeaderApiAddress(out var isSelf);
+        ReportAck ack;
         if (isSelf)
         {
-            _health = (await AcceptReportAsync(report, cancellationToken)).Nodes;
+            ack = await AcceptReportAsync(report, cancellationToken);
         }
         else if (address is not null)
         {
-            _health = (await _leaderClient.ReportAsync(address, report, RemoteCallTimeout, cancellationToken)).Nodes;
+            ack = await _leaderClient.ReportAsync(address, report, RemoteCallTimeout, cancellationToken);
+        }
+        else
+        {
+            return null;
         }
 
+        _health = ack.Nodes;
         _routingSignal.Set();
+        return ack.Clock;
     }
 
     private async Task ProposeThroughLeaderAsync(ClusterCommand command, CancellationToken cancellationToken)
@@ -149,7 +158,8 @@ internal sealed partial class NodeRuntime
     {
         var term = RequireLeader();
         _duties.EnsureTerm(term);
-        _duties.Accept(report);
+        var spec = _stateMachine.Current.Spec;
+        var clock = _duties.Accept(report, _options.NodeId, spec);
         _sentinelSignal.Set();
         var (reports, _) = _duties.Snapshot();
         var now = _clock.Now;
@@ -158,14 +168,14 @@ internal sealed partial class NodeRuntime
             .Select(r => r.Latest)
             .Select(r => new NodeHealth(
                 r.NodeId,
-                r.PostgresRunning && now - r.ReceivedAt < _stateMachine.Current.Spec.FailTimeout,
+                r.PostgresRunning && r.IsFresh(now, spec.FailTimeout),
                 r.Role,
                 r.Healthy,
                 primaryPosition is { } p && r.Position is { } position ? (long)p.BytesAhead(position) : (r.Role == PgRole.Primary ? 0 : long.MaxValue),
                 r.Position,
                 (now - r.ReceivedAt).TotalSeconds))
             .ToList();
-        return Task.FromResult(new ReportAck(_options.NodeId, nodes));
+        return Task.FromResult(new ReportAck(_options.NodeId, nodes, clock));
     }
 
     private async Task<LeaseResponse> GrantLeaseAsync(LeaseRequest request, CancellationToken cancellationToken)
@@ -230,15 +240,20 @@ internal sealed partial class NodeRuntime
 
             _lastSentinelReason = decision.Reason;
 
+            _duties.LiftRevocation();
             await HandLeadershipAwayFromPrimaryAsync(state, reports, cancellationToken);
             return;
         }
 
+        var replaced = decision.Command is ChangeView change && state.View.Primary is { } oldPrimary && change.View.Primary != oldPrimary ? oldPrimary : null;
+        if (replaced is null)
+        {
+            _duties.LiftRevocation();
+        }
         // A switchover promotes without waiting out the old primary's lease only while it reports itself stopped for
         // that switchover (SentinelRules), and no lease is granted to it while the switchover is pending (LeaseGrantRule).
-        if (decision.Command is ChangeView change && state.View.Primary is { } oldPrimary && change.View.Primary != oldPrimary
-            && !_duties.RevokeAndCheckExpired(oldPrimary, state.View.Generation, state.Spec.LeaseTimeout, state.Spec.DriftMargin)
-            && change.History?.Reason != ChangeReason.Switchover)
+        else if (!_duties.RevokeAndCheckExpired(replaced, state.View.Generation, state.Spec.LeaseTimeout, state.Spec.DriftMargin)
+            && ((ChangeView)decision.Command!).History?.Reason != ChangeReason.Switchover)
         {
             return;
         }
@@ -247,7 +262,28 @@ internal sealed partial class NodeRuntime
         LogMessages.SentinelProposes(_logger, decision.Command.GetType().Name, decision.Reason);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(2));
-        await ProposeLocallyAsync(decision.Command, deadline.Token);
+        CommandResult result;
+        try
+        {
+            result = await ProposeLocallyAsync(decision.Command, deadline.Token);
+        }
+        catch (NotLeaderException) when (replaced is not null)
+        {
+            // Not in this leader's log (refused, say during a leadership transfer): the old primary was not replaced.
+            _duties.LiftRevocation();
+            throw;
+        }
+        catch (Exception) when (replaced is not null)
+        {
+            // Timed out (or worse): the entry may be in the log and still be applied.
+            _duties.ReplacementMayBePending();
+            throw;
+        }
+
+        if (replaced is not null && !result.IsApplied)
+        {
+            _duties.LiftRevocation();
+        }
     }
 
     /// <summary>DESIGN §7: the Raft leader should not run on the primary's node, so losing that node costs no election.</summary>
@@ -268,7 +304,7 @@ internal sealed partial class NodeRuntime
         var target = _raft.Membership.Voters
             .Where(v => v != _options.NodeId)
             .Select(v => reports.Latest(v))
-            .Where(r => r is { IsHealthyStandby: true } && _clock.Now - r.ReceivedAt < state.Spec.FailTimeout)
+            .Where(r => r is { IsHealthyStandby: true } && r.IsFresh(_clock.Now, state.Spec.FailTimeout))
             .OrderByDescending(r => r!.Position)
             .FirstOrDefault();
         if (target is null)

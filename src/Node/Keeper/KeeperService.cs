@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using PgRaft.Node.Cluster;
+using PgRaft.Node.Leader;
 using PgRaft.Node.Sentinel;
 using PgRaft.PgControl.Configuration;
 using PgRaft.PgControl.Instance;
@@ -17,12 +18,14 @@ internal sealed class KeeperService(
     PostgresInstance postgres,
     Func<ClusterState> state,
     LeaseKeeper lease,
-    Func<KeeperReport, CancellationToken, Task> report,
+    Func<KeeperReport, CancellationToken, Task<LeaderClockReading?>> report,
     Func<ClusterCommand, CancellationToken, Task> propose,
     Configuration.BootstrapOptions setup,
     ILogger<KeeperService> logger)
 {
     private static readonly TimeSpan SlotCheckInterval = TimeSpan.FromSeconds(2);
+
+    private readonly LeaderClockEcho _leaderClock = new(lease.Clock);
 
     private string? _upstream;
     private int _standbyTimeline;
@@ -40,12 +43,17 @@ internal sealed class KeeperService(
     public string? LastError { get; private set; }
 
     /// <summary>Observes PostgreSQL and reports to the leader; runs in its own loop so a long action (a clone) never silences the node.</summary>
+    /// <remarks>
+    /// The report echoes the newest leader clock reading taken before the probe, so the leader can date what it
+    /// describes: a report delayed on its way must not pass for a newer observation.
+    /// </remarks>
     public async Task ReportOnceAsync(CancellationToken cancellationToken)
     {
         var current = state();
+        var observedAfter = _leaderClock.BeforeProbe();
         var (local, status) = await ObserveAsync(cancellationToken);
         Local = local;
-        await report(BuildReport(current, local, status), cancellationToken);
+        _leaderClock.Received(await report(BuildReport(current, local, status) with { ObservedAfter = observedAfter }, cancellationToken));
     }
 
     /// <summary>Observes PostgreSQL afresh and takes the one next step toward the committed view; false when it only waited.</summary>

@@ -13,6 +13,9 @@ internal sealed class LeaseKeeper(MonotonicClock clock, TimeSpan leaseTimeout, T
 
     public LeaseHolder Holder => Volatile.Read(ref _holder);
 
+    /// <summary>This node's monotonic clock, which the lease is held by.</summary>
+    public MonotonicClock Clock => clock;
+
     /// <summary>
     /// True while the last grant has not reached its fence time, whatever generation it was granted at: the leader
     /// grants only while its committed view names this node primary, its lease table is per node, and it never names

@@ -15,6 +15,7 @@ internal sealed class LeaderDuties(MonotonicClock clock)
     private LeaseTable _leases = LeaseTable.StartTerm(TimeSpan.Zero);
     private long _term = -1;
     private (string NodeId, long Generation)? _revoked;
+    private bool _replacementMayBePending;
 
     public MonotonicClock Clock => clock;
 
@@ -29,27 +30,37 @@ internal sealed class LeaderDuties(MonotonicClock clock)
                 _reports = ReportTable.Empty;
                 _leases = LeaseTable.StartTerm(clock.Now);
                 _revoked = null;
+                _replacementMayBePending = false;
             }
         }
     }
 
-    public void Accept(KeeperReport report)
+    /// <summary>
+    /// Stamps <paramref name="report"/> (arrival, and observed-at from its echo: <see cref="ReportStamp"/>) and keeps it;
+    /// returns the reading of this leader's clock the ack carries back, for the keeper's next report to echo.
+    /// </summary>
+    public LeaderClockReading Accept(KeeperReport report, string leaderId, ClusterSpec spec)
     {
         lock (_gate)
         {
-            _reports = _reports.With(report with { ReceivedAt = clock.Now });
+            var now = clock.Now;
+            var observedAt = ReportStamp.Compute(report.ObservedAfter, leaderId, _term, now, spec);
+            _reports = _reports.With(report with { ReceivedAt = now, ObservedAt = observedAt });
+            return new LeaderClockReading(leaderId, _term, clock.Now);
         }
     }
 
     /// <summary>
     /// Records a grant to <paramref name="nodeId"/> at <paramref name="generation"/> decided now in <paramref name="term"/>;
-    /// false (no grant) when the term moved on or the sentinel revoked that primary's leases.
+    /// false (no grant) when the term moved on or the sentinel revoked that primary's leases at this or a later generation.
     /// </summary>
     public bool RecordGrant(long term, string nodeId, long generation)
     {
         lock (_gate)
         {
-            if (_term != term || _revoked == (nodeId, generation))
+            // A keeper may ask at an older generation that still named it primary (LeaseGrantRule grants those), so
+            // the revocation covers every generation up to the revoked one, not just that one.
+            if (_term != term || (_revoked is { } revoked && revoked.NodeId == nodeId && generation <= revoked.Generation))
             {
                 return false;
             }
@@ -72,6 +83,35 @@ internal sealed class LeaderDuties(MonotonicClock clock)
         {
             _revoked = (primary, generation);
             return clock.Now >= _leases.ExpiredAt(primary, leaseTimeout, driftMargin);
+        }
+    }
+
+    /// <summary>
+    /// Lifts the revocation once the sentinel no longer replaces that primary and no proposal that would can still be
+    /// applied (it never entered the log, was rejected when applied, or the sentinel changed its mind while waiting for
+    /// the lease to run out). Left in place, it would keep a primary nobody replaced (a cancelled switchover, a failover
+    /// that found no candidate after all) from ever renewing its lease in this term.
+    /// </summary>
+    public void LiftRevocation()
+    {
+        lock (_gate)
+        {
+            if (!_replacementMayBePending)
+            {
+                _revoked = null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A proposal replacing the revoked primary timed out: it may still be applied, so the revocation stays for the rest
+    /// of the term.
+    /// </summary>
+    public void ReplacementMayBePending()
+    {
+        lock (_gate)
+        {
+            _replacementMayBePending = true;
         }
     }
 

@@ -16,8 +16,9 @@ internal static class CandidateSelector
         candidates.OrderByDescending(c => c.Position).ThenByDescending(c => c.Priority).ThenBy(c => c.NodeId, StringComparer.Ordinal);
 
     /// <param name="reportsAfter">
-    /// In sync modes only reports received at or after this moment count (the old primary's lease had run out, so it
-    /// had stopped acknowledging commits and the positions are final).
+    /// In sync modes only reports observed at or after this moment count (their <see cref="KeeperReport.ObservedAt"/>
+    /// stamp, never their arrival: the old primary's lease had run out, so it had stopped acknowledging commits and the
+    /// positions are final).
     /// </param>
     public static CandidateChoice ForFailover(SentinelInput input, string oldPrimary, TimeSpan reportsAfter)
     {
@@ -122,7 +123,7 @@ internal static class CandidateSelector
         foreach (var id in sync.Standbys)
         {
             if (input.Reports.Latest(id) is { Role: PgRole.Standby, Position: { } position } report
-                && report.ReceivedAt >= reportsAfter
+                && report.ObservedAt >= reportsAfter
                 && report.SystemIdentifier == systemId)
             {
                 compared.Add((id, position));
@@ -138,7 +139,7 @@ internal static class CandidateSelector
         var highest = compared.Max(c => c.Position);
         var comparedIds = compared.Select(c => c.NodeId).ToHashSet(StringComparer.Ordinal);
         var candidates = eligible
-            .Where(e => comparedIds.Contains(e.Candidate.NodeId) && e.Report.ReceivedAt >= reportsAfter)
+            .Where(e => comparedIds.Contains(e.Candidate.NodeId) && e.Report.ObservedAt >= reportsAfter)
             .Select(e => e.Candidate)
             .ToList();
         foreach (var (candidate, _) in eligible)
@@ -183,7 +184,9 @@ internal static class CandidateSelector
 
         if (!input.IsFresh(report))
         {
-            return $"{id} silent for {Describe.Seconds(input.Now - report.ReceivedAt)}";
+            return report.ObservedAt is { } observedAt
+                ? $"{id} silent for {Describe.Seconds(input.Now - observedAt)}"
+                : $"{id} has sent no report this leader can date yet";
         }
 
         if (!report.IsHealthyStandby)

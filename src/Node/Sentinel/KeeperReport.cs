@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json.Serialization;
 using PgRaft.Node.Cluster;
+using PgRaft.Node.Leader;
 
 namespace PgRaft.Node.Sentinel;
 
@@ -14,12 +15,27 @@ internal enum PgRole
 
 /// <summary>
 /// What a keeper reports to the Raft leader a few times a second (DESIGN §5). Soft state: held by the leader, not logged.
-/// <see cref="ReceivedAt"/> is the leader's monotonic clock when the report arrived (the keeper sends right after probing).
+/// The leader stamps it on arrival: <see cref="ReceivedAt"/> (when it arrived, for display) and <see cref="ObservedAt"/>
+/// (no later than the keeper's probe, from the echoed leader clock; the only time the sentinel trusts).
 /// </summary>
 internal sealed record KeeperReport
 {
     public required string NodeId { get; init; }
+
+    /// <summary>The leader's monotonic clock when the report arrived. A delayed report arrives late: display only.</summary>
     public TimeSpan ReceivedAt { get; init; }
+
+    /// <summary>
+    /// The leader's monotonic clock at or before the moment the keeper probed PostgreSQL for this report
+    /// (<see cref="ReportStamp"/>); null when the report echoed no reading of this leader in this term. Reports without
+    /// it never count as fresh, as alive or as final positions.
+    /// </summary>
+    [JsonIgnore]
+    public TimeSpan? ObservedAt { get; init; }
+
+    /// <summary>Set by the keeper: the newest leader clock reading it held when it probed.</summary>
+    public ClockEcho? ObservedAfter { get; init; }
+
     public bool PostgresRunning { get; init; }
     public PgRole Role { get; init; }
     public ulong? SystemIdentifier { get; init; }
@@ -66,9 +82,12 @@ internal sealed record KeeperReport
 
     [JsonIgnore]
     public bool IsHealthyStandby => Healthy && PostgresRunning && Role == PgRole.Standby;
+
+    /// <summary>Observed less than <paramref name="failTimeout"/> before <paramref name="now"/> (leader clock).</summary>
+    public bool IsFresh(TimeSpan now, TimeSpan failTimeout) => ObservedAt is { } at && now - at < failTimeout;
 }
 
-/// <summary>The latest report from one node, and when the node last reported itself healthy.</summary>
+/// <summary>The latest report from one node, and the stamp (<see cref="KeeperReport.ObservedAt"/>) of its last healthy one.</summary>
 internal sealed record NodeReports(KeeperReport Latest, TimeSpan? LastHealthyAt);
 
 /// <summary>The leader's soft state of keeper reports. Cleared when a node becomes leader.</summary>
@@ -76,12 +95,21 @@ internal sealed record ReportTable(ImmutableSortedDictionary<string, NodeReports
 {
     public static ReportTable Empty { get; } = new(ImmutableSortedDictionary.Create<string, NodeReports>(StringComparer.Ordinal));
 
+    /// <summary>
+    /// Takes <paramref name="report"/> as the node's latest unless it was observed before the latest one (a report
+    /// overtaken in the network describes an older state), or has no stamp while the latest has one.
+    /// </summary>
     public ReportTable With(KeeperReport report)
     {
         var lastHealthy = Nodes.TryGetValue(report.NodeId, out var previous) ? previous.LastHealthyAt : null;
-        if (report.Healthy && report.PostgresRunning)
+        if (previous?.Latest.ObservedAt is { } latestObserved && (report.ObservedAt is not { } observed || observed < latestObserved))
         {
-            lastHealthy = report.ReceivedAt;
+            return this;
+        }
+
+        if (report.Healthy && report.PostgresRunning && report.ObservedAt is { } healthyAt && (lastHealthy is null || healthyAt > lastHealthy))
+        {
+            lastHealthy = healthyAt;
         }
 
         return new ReportTable(Nodes.SetItem(report.NodeId, new NodeReports(report, lastHealthy)));

@@ -18,8 +18,8 @@ internal sealed record SentinelInput(
 
     public TimeSpan TermStartedAt => Leases.TermStartedAt;
 
-    /// <summary>A report is fresh while younger than failTimeout.</summary>
-    public bool IsFresh(KeeperReport report) => Now - report.ReceivedAt < Spec.FailTimeout;
+    /// <summary>A report is fresh while what it describes was observed less than failTimeout ago (by its stamp, not its arrival).</summary>
+    public bool IsFresh(KeeperReport report) => report.IsFresh(Now, Spec.FailTimeout);
 
     /// <summary>The latest report of a member, only if it is fresh.</summary>
     public KeeperReport? Fresh(string nodeId) => Reports.Latest(nodeId) is { } report && IsFresh(report) ? report : null;

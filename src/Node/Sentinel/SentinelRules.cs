@@ -41,10 +41,10 @@ internal static class SentinelRules
     {
         var latest = input.Reports.Latest(primary);
         var lastAlive = input.Reports.LastHealthyAt(primary);
-        if (latest is not null && IsStoppedForSwitchover(input.State, latest) && (lastAlive is null || latest.ReceivedAt > lastAlive))
+        if (latest is { ObservedAt: { } stoppedAt } && IsStoppedForSwitchover(input.State, latest) && (lastAlive is null || stoppedAt > lastAlive))
         {
             // A primary stopped on purpose for a switchover is not failed while it keeps reporting.
-            lastAlive = latest.ReceivedAt;
+            lastAlive = stoppedAt;
         }
 
         // A new leader has no reports yet: give the primary failTimeout from the start of the term.
@@ -81,8 +81,10 @@ internal static class SentinelRules
             : null;
     }
 
+    /// <summary>Only a stamped report counts: one without a stamp may be an overtaken report of an earlier stop.</summary>
     private static bool IsStoppedForSwitchover(ClusterState state, KeeperReport report) =>
-        state.Switchover is { } switchover
+        report.ObservedAt is not null
+        && state.Switchover is { } switchover
         && switchover.From == report.NodeId
         && report.StoppedForSwitchover == switchover.Generation
         && !report.PostgresRunning;

@@ -424,6 +424,7 @@ internal sealed class ControlPlaneSimulation
             {
                 NodeId = node.Id,
                 ReceivedAt = _now,
+                ObservedAt = _now,
                 PostgresRunning = node.Running,
                 Healthy = node.Running,
                 Role = node.Role,

@@ -75,7 +75,7 @@ internal static class SafetyOracle
         }
 
         var newReport = input.Reports.Latest(newPrimary);
-        if (newReport is null || input.Now - newReport.ReceivedAt >= spec.FailTimeout || !newReport.Healthy || !newReport.PostgresRunning
+        if (newReport is null || !newReport.IsFresh(input.Now, spec.FailTimeout) || !newReport.Healthy || !newReport.PostgresRunning
             || newReport.Role != PgRole.Standby || newReport.SystemIdentifier != state.Bootstrap?.SystemIdentifier)
         {
             if (reason != ChangeReason.Bootstrap)
@@ -127,7 +127,7 @@ internal static class SafetyOracle
 
         var final = sync.Standbys
             .Select(input.Reports.Latest)
-            .Where(r => r is { Role: PgRole.Standby } && r.ReceivedAt >= leaseFree && r.SystemIdentifier == input.State.Bootstrap?.SystemIdentifier
+            .Where(r => r is { Role: PgRole.Standby } && r.ObservedAt >= leaseFree && r.SystemIdentifier == input.State.Bootstrap?.SystemIdentifier
                 && (r.ReceiveLsn is not null || r.ReplayLsn is not null))
             .ToList();
         var needed = sync.Standbys.Count - sync.Quorum + 1;

@@ -53,6 +53,7 @@ internal sealed class Scenario
         {
             NodeId = id,
             ReceivedAt = S(at),
+            ObservedAt = S(at),
             PostgresRunning = healthy && stoppedFor is null,
             Healthy = healthy && stoppedFor is null,
             Role = PgRole.Primary,
@@ -73,6 +74,7 @@ internal sealed class Scenario
         {
             NodeId = id,
             ReceivedAt = S(at),
+            ObservedAt = S(at),
             PostgresRunning = healthy,
             Healthy = healthy,
             Role = PgRole.Standby,

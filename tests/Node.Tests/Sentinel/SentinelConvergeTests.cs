@@ -118,14 +118,14 @@ public sealed class SentinelConvergeTests
         scenario.Leases = PgRaft.Node.Lease.LeaseTable.StartTerm(S(99.5));
         foreach (var id in new[] { "node1", "node2" })
         {
-            scenario.Reports = scenario.Reports.With(new KeeperReport { NodeId = id, ReceivedAt = S(99.9), Healthy = true });
+            scenario.Reports = scenario.Reports.With(new KeeperReport { NodeId = id, ReceivedAt = S(99.9), ObservedAt = S(99.9), Healthy = true });
         }
 
         var waiting = scenario.Step();
         Assert.Null(waiting.Command);
         Assert.Contains("waiting for every member to report (2 of 3", waiting.Reason, StringComparison.Ordinal);
 
-        scenario.Reports = scenario.Reports.With(new KeeperReport { NodeId = "node3", ReceivedAt = S(99.9), Healthy = true });
+        scenario.Reports = scenario.Reports.With(new KeeperReport { NodeId = "node3", ReceivedAt = S(99.9), ObservedAt = S(99.9), Healthy = true });
         var bootstrap = Assert.IsType<ChangeView>(scenario.Step().Command);
         Assert.Equal("node2", bootstrap.View.Primary);
         Assert.Equal(ChangeReason.Bootstrap, bootstrap.History!.Reason);

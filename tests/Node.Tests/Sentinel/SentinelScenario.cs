@@ -132,6 +132,9 @@ internal static class SentinelScenario
             {
                 NodeId = id,
                 ReceivedAt = receivedAt,
+
+                // Now and then a report that echoed no reading of this leader's clock (sent before its first ack).
+                ObservedAt = random.Next(12) == 0 ? null : receivedAt - Ms(random.Next(0, 300)),
                 PostgresRunning = running,
                 Role = role,
                 SystemIdentifier = role == PgRole.Uninitialized ? null : random.Next(10) == 0 ? 99UL : SystemId,
@@ -149,13 +152,14 @@ internal static class SentinelScenario
                 Healthy = healthy,
                 Error = healthy ? null : "connection refused",
             };
-            reports = reports.With(report);
             if (!healthy && random.Next(2) == 0)
             {
                 // It was healthy a while before this report.
-                reports = reports.With(report with { ReceivedAt = receivedAt - Ms(random.Next(0, 3000)), Healthy = true, PostgresRunning = true, Error = null })
-                    .With(report);
+                var earlier = Ms(random.Next(0, 3000));
+                reports = reports.With(report with { ReceivedAt = receivedAt - earlier, ObservedAt = report.ObservedAt - earlier, Healthy = true, PostgresRunning = true, Error = null });
             }
+
+            reports = reports.With(report);
         }
 
         var leases = LeaseTable.StartTerm(termStart);

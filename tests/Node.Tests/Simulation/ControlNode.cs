@@ -78,7 +78,7 @@ internal sealed class PgraftProcess
     private long _nextReadId;
 
     // Sentinel: the proposal it awaits (the real loop awaits ProposeLocallyAsync).
-    private (long Index, long Term, TimeSpan Deadline)? _pendingProposal;
+    private (long Index, long Term, TimeSpan Deadline, string? Primary, long Generation)? _pendingProposal;
     private TimeSpan _nextTransferAttempt;
 
     // Keeper soft state (KeeperService's fields).
@@ -87,6 +87,9 @@ internal sealed class PgraftProcess
     private Lsn? _finalLsn;
     private string? _lastError;
     private TimeSpan _nextSlotCheck;
+
+    // The newest leader clock reading an ack brought (KeeperService's report clock).
+    private readonly LeaderClockEcho _leaderClock;
 
     // Lease renewal in flight (the real loop awaits it, cancelled after RenewInterval).
     private (long RequestId, TimeSpan T0, long Generation, TimeSpan Deadline)? _renewal;
@@ -105,6 +108,7 @@ internal sealed class PgraftProcess
         Duties = new LeaderDuties(MonotonicClock);
         var spec = StateMachine.Current.Spec;
         Lease = new LeaseKeeper(MonotonicClock, spec.LeaseTimeout, spec.FenceMargin);
+        _leaderClock = new LeaderClockEcho(Lease.Clock);
         var now = node.Clock.Now;
         TimeSpan Jitter(TimeSpan interval) => TimeSpan.FromTicks((long)(interval.Ticks * sim.NextDouble()));
         _raftTick = new Periodic(RaftTick, now + Jitter(RaftTick));
@@ -169,7 +173,14 @@ internal sealed class PgraftProcess
                 Core.Step(raft.Message);
                 break;
             case ReportPayload report:
-                AcceptReport(report.Report);
+                if (AcceptReport(report.Report) is { } reading)
+                {
+                    _sim.Send(Id, from, new ReportAckPayload(reading));
+                }
+
+                break;
+            case ReportAckPayload ack:
+                _leaderClock.Received(ack.Clock);
                 break;
             case LeaseRequestPayload request:
                 StartGrant(from, request);
@@ -247,15 +258,16 @@ internal sealed class PgraftProcess
 
     // ---- leader side (NodeRuntime.AcceptReportAsync / GrantLeaseAsync / SentinelOnceAsync) ------------------------
 
-    private void AcceptReport(KeeperReport report)
+    /// <summary>The leader's clock reading for the ack, or null when this node does not lead (the call fails).</summary>
+    private LeaderClockReading? AcceptReport(KeeperReport report)
     {
         if (!IsLeader(out var term))
         {
-            return;
+            return null;
         }
 
         Duties.EnsureTerm(term);
-        Duties.Accept(report);
+        return Duties.Accept(report, Id, Current.Spec);
     }
 
     private sealed class PendingGrant(string from, long requestId, LeaseRequest request, long term, TimeSpan startedAt)
@@ -355,6 +367,18 @@ internal sealed class PgraftProcess
                 return;
             }
 
+            if (pending.Primary is { } primary && Core.SoftState.Term == pending.Term)
+            {
+                if (StateMachine.Applied.Index < pending.Index)
+                {
+                    Duties.ReplacementMayBePending(); // the real loop's proposal timed out
+                }
+                else if (Current.View.Primary == primary)
+                {
+                    Duties.LiftRevocation(); // applied, yet the primary stayed: rejected (the real loop sees the result)
+                }
+            }
+
             _pendingProposal = null;
         }
 
@@ -369,20 +393,32 @@ internal sealed class PgraftProcess
         LastSentinelDecision = decision.ToString();
         if (decision.Command is null)
         {
+            Duties.LiftRevocation();
             HandLeadershipAwayFromPrimary(state, reports);
             return;
         }
 
-        if (!broken && decision.Command is ChangeView change && state.View.Primary is { } oldPrimary && change.View.Primary != oldPrimary
-            && !Duties.RevokeAndCheckExpired(oldPrimary, state.View.Generation, state.Spec.LeaseTimeout, state.Spec.DriftMargin))
+        var replaced = !broken && decision.Command is ChangeView change && state.View.Primary is { } oldPrimary && change.View.Primary != oldPrimary ? oldPrimary : null;
+        if (replaced is null)
+        {
+            Duties.LiftRevocation();
+        }
+        else if (!Duties.RevokeAndCheckExpired(replaced, state.View.Generation, state.Spec.LeaseTimeout, state.Spec.DriftMargin))
         {
             return;
         }
 
         var (result, index, proposedTerm) = Core.Propose(CommandCodec.Encode(decision.Command));
-        if (result == ProposeResult.Accepted)
+        if (result != ProposeResult.Accepted)
         {
-            _pendingProposal = (index, proposedTerm, MonotonicClock.Now + ProposeTimeout);
+            if (replaced is not null)
+            {
+                Duties.LiftRevocation(); // NotLeaderException in the real loop
+            }
+        }
+        else
+        {
+            _pendingProposal = (index, proposedTerm, MonotonicClock.Now + ProposeTimeout, replaced, state.View.Generation);
             _sim.CountEvent("sentinel " + decision.Status, $"{Id} g{state.View.Generation}: {decision.Reason}");
         }
     }
@@ -398,7 +434,7 @@ internal sealed class PgraftProcess
         var target = Core.Membership.Voters
             .Where(v => v != Id)
             .Select(v => reports.Latest(v))
-            .Where(r => r is { IsHealthyStandby: true } && now - r.ReceivedAt < state.Spec.FailTimeout)
+            .Where(r => r is { IsHealthyStandby: true } && r.IsFresh(now, state.Spec.FailTimeout))
             .OrderByDescending(r => r!.Position)
             .FirstOrDefault();
         if (target is null)
@@ -471,8 +507,9 @@ internal sealed class PgraftProcess
     private void KeeperOnce()
     {
         var current = Current;
+        var observedAfter = _leaderClock.BeforeProbe();
         var local = Observe();
-        SendReport(BuildReport(current, local));
+        SendReport(BuildReport(current, local) with { ObservedAfter = observedAfter });
         var action = KeeperPlanner.Plan(new KeeperSituation(Id, current, local, Lease.HoldsLease));
         LastKeeperAction = action.ToString();
         if (action is WaitAction)
@@ -527,7 +564,7 @@ internal sealed class PgraftProcess
         var leader = LeaderTarget();
         if (leader == Id)
         {
-            AcceptReport(report);
+            _leaderClock.Received(AcceptReport(report));
         }
         else if (leader is not null)
         {

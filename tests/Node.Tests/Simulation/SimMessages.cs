@@ -1,3 +1,4 @@
+using PgRaft.Node.Leader;
 using PgRaft.Node.Lease;
 using PgRaft.Node.Sentinel;
 using PgRaft.Raft.Core;
@@ -11,6 +12,9 @@ internal sealed record RaftPayload(RaftMessage Message) : SimPayload;
 
 /// <summary>A keeper's status report to the Raft leader.</summary>
 internal sealed record ReportPayload(KeeperReport Report) : SimPayload;
+
+/// <summary>The leader's ack of a report: the reading of its clock that the keeper's next report echoes.</summary>
+internal sealed record ReportAckPayload(LeaderClockReading Clock) : SimPayload;
 
 internal sealed record LeaseRequestPayload(long RequestId, LeaseRequest Request) : SimPayload;
 

@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
 using PgRaft.Node.Cluster;
 using PgRaft.Node.Keeper;
+using PgRaft.Node.Leader;
+using PgRaft.Node.Lease;
 using PgRaft.Node.Sentinel;
 using PgRaft.Node.Tests.Sentinel;
 
@@ -108,5 +110,142 @@ public sealed class SimulationFindingsTests
             Assert.Equal(SentinelStatus.NoCandidate, decision.Status);
             Assert.Contains("has not reached 0/5000200", decision.Reason, StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>
+    /// The leader and two keepers with their own monotonic clocks; reports travel only when the test delivers them, so a
+    /// report can be held back as a slow network or a paused keeper would. Times are seconds of real time.
+    /// </summary>
+    private sealed class ReportingCluster
+    {
+        private readonly Dictionary<string, LeaderClockEcho> _keepers = new(StringComparer.Ordinal);
+        private TimeSpan _real;
+
+        public ReportingCluster(ClusterSpec spec)
+        {
+            Spec = spec;
+            Clock = new MonotonicClock(new SimClock(() => _real, 1.004, TimeSpan.FromHours(2), TimeSpan.Zero));
+            Duties = new LeaderDuties(Clock);
+            Duties.EnsureTerm(3);
+            var origin = 1;
+            foreach (var id in new[] { "node1", "node2", "node3" })
+            {
+                _keepers[id] = new LeaderClockEcho(new MonotonicClock(new SimClock(() => _real, 0.996, TimeSpan.FromHours(origin++), TimeSpan.Zero)));
+            }
+        }
+
+        public ClusterSpec Spec { get; }
+        public MonotonicClock Clock { get; }
+        public LeaderDuties Duties { get; }
+
+        public void At(double seconds) => _real = TimeSpan.FromSeconds(seconds);
+
+        /// <summary>The keeper probes now: its report, not yet sent.</summary>
+        public KeeperReport Probe(string id, PgRole role, string lsn, bool healthy = true) => new()
+        {
+            NodeId = id,
+            ObservedAfter = _keepers[id].BeforeProbe(),
+            PostgresRunning = healthy,
+            Healthy = healthy,
+            Role = role,
+            SystemIdentifier = Scenario.SystemId,
+            Timeline = 1,
+            FlushLsn = role == PgRole.Primary ? Lsn.Parse(lsn) : null,
+            ReceiveLsn = role == PgRole.Standby ? Lsn.Parse(lsn) : null,
+            ReplayLsn = role == PgRole.Standby ? Lsn.Parse(lsn) : null,
+            Upstream = role == PgRole.Standby ? "node1" : null,
+            AppliedGeneration = 3,
+        };
+
+        /// <summary>The report reaches the leader now, and its ack the keeper.</summary>
+        public void Deliver(KeeperReport report) => _keepers[report.NodeId].Received(Duties.Accept(report, "node3", Spec));
+
+        public void ReportNow(string id, PgRole role, string lsn) => Deliver(Probe(id, role, lsn));
+
+        public SentinelInput Input(ClusterState state, bool stampedOnArrival = false)
+        {
+            var (reports, leases) = Duties.Snapshot();
+            if (stampedOnArrival)
+            {
+                // How the leader stamped reports before the fix: at arrival.
+                reports = reports.Nodes.Values.Aggregate(ReportTable.Empty, (table, r) => table.With(r.Latest with { ObservedAt = r.Latest.ReceivedAt }));
+            }
+
+            return new SentinelInput(state, reports, Clock.Now, leases, Scenario.Wall);
+        }
+    }
+
+    [Fact]
+    public void A_report_delayed_past_the_old_primarys_lease_is_no_final_position()
+    {
+        // In sync modes the sentinel compares positions the sync standbys reported after the old primary's lease ran out.
+        // node2's report was probed before that, held up, and arrived after: stamped at arrival it passed for final, its
+        // position (behind a commit node2 went on to acknowledge) tied with node3's, and node3 (priority 5) was promoted
+        // without that commit.
+        var scenario = new Scenario(ReplicationMode.Sync, ("node1", MemberTags.None), ("node2", MemberTags.None), ("node3", new MemberTags { Priority = 5 }))
+            .WithSync(SyncConfig.Of(1, "node2", "node3"));
+        var cluster = new ReportingCluster(scenario.State.Spec);
+        cluster.At(0.1);
+        foreach (var id in new[] { "node2", "node3" })
+        {
+            cluster.ReportNow(id, PgRole.Standby, "0/5000000");
+        }
+
+        cluster.ReportNow("node1", PgRole.Primary, "0/5000000");
+        cluster.At(0.35);
+        cluster.ReportNow("node1", PgRole.Primary, "0/5000000");
+        cluster.ReportNow("node2", PgRole.Standby, "0/5000000");
+        Assert.True(cluster.Duties.RecordGrant(3, "node1", 3));
+        var leaseFree = cluster.Clock.Now + scenario.State.Spec.LeaseTimeout + scenario.State.Spec.DriftMargin;
+
+        // node2's pgraft probes, then stalls before sending; node1 fails; node2 goes on to acknowledge 0/5000100.
+        cluster.At(0.6);
+        var delayed = cluster.Probe("node2", PgRole.Standby, "0/5000000");
+        for (var t = 0.6; t < 3.2; t += 0.25)
+        {
+            cluster.At(t);
+            cluster.ReportNow("node3", PgRole.Standby, "0/5000000");
+        }
+
+        cluster.At(3.25);
+        cluster.Deliver(delayed);
+        Assert.True(cluster.Clock.Now > leaseFree);
+        Assert.True(cluster.Duties.Snapshot().Reports.Latest("node2")!.ObservedAt < leaseFree);
+
+        var stampedOnArrival = SentinelRules.Decide(cluster.Input(scenario.State, stampedOnArrival: true));
+        Assert.Equal("node3", Assert.IsType<ChangeView>(stampedOnArrival.Command).View.Primary);
+
+        var decision = SentinelRules.Decide(cluster.Input(scenario.State));
+        Assert.Null(decision.Command);
+        Assert.Equal(SentinelStatus.NoCandidate, decision.Status);
+
+        // Its next report, probed after the ack of the late one, is final: node2 is the most advanced, and promoted.
+        cluster.At(3.5);
+        cluster.ReportNow("node2", PgRole.Standby, "0/5000100");
+        var promoted = SentinelRules.Decide(cluster.Input(scenario.State));
+        Assert.Equal("node2", Assert.IsType<ChangeView>(promoted.Command).View.Primary);
+    }
+
+    [Fact]
+    public void A_report_delayed_past_a_primarys_failure_does_not_keep_it_alive()
+    {
+        var scenario = new Scenario(ReplicationMode.Async);
+        var cluster = new ReportingCluster(scenario.State.Spec);
+        cluster.At(0.1);
+        cluster.ReportNow("node1", PgRole.Primary, "0/5000000");
+        cluster.At(0.35);
+        cluster.ReportNow("node1", PgRole.Primary, "0/5000000");
+
+        // node1 probes healthy, its pgraft stalls, PostgreSQL dies; the report arrives 1.3 s later.
+        cluster.At(0.6);
+        var delayed = cluster.Probe("node1", PgRole.Primary, "0/5000000");
+        cluster.At(1.9);
+        cluster.Deliver(delayed);
+
+        cluster.At(2.3);
+        Assert.Null(SentinelRules.PrimaryFailure(cluster.Input(scenario.State, stampedOnArrival: true), "node1"));
+        var failure = SentinelRules.PrimaryFailure(cluster.Input(scenario.State), "node1");
+        Assert.NotNull(failure);
+        Assert.Contains("primary node1 silent for 1.", failure, StringComparison.Ordinal);
     }
 }
