@@ -171,7 +171,7 @@ internal sealed partial class NodeRuntime
                 r.PostgresRunning && r.IsFresh(now, spec.FailTimeout),
                 r.Role,
                 r.Healthy,
-                primaryPosition is { } p && r.Position is { } position ? (long)p.BytesAhead(position) : (r.Role == PgRole.Primary ? 0 : long.MaxValue),
+                primaryPosition is { } p && r.Position is { } position ? (long)p.BytesSince(position) : (r.Role == PgRole.Primary ? 0 : long.MaxValue),
                 r.Position,
                 (now - r.ReceivedAt).TotalSeconds))
             .ToList();

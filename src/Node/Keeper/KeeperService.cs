@@ -5,7 +5,6 @@ using PgRaft.Node.Leader;
 using PgRaft.Node.Sentinel;
 using PgRaft.PgControl.Configuration;
 using PgRaft.PgControl.Instance;
-using PgLsn = PgRaft.PgControl.Wal.Lsn;
 
 namespace PgRaft.Node.Keeper;
 
@@ -30,7 +29,7 @@ internal sealed class KeeperService(
     private string? _upstream;
     private int _standbyTimeline;
     private long? _stoppedForSwitchover;
-    private PgLsn? _finalLsn;
+    private Lsn? _finalLsn;
     private string? _lastWait;
     private DateTime _nextSlotCheck;
     private PostgresConfiguration? _written;
@@ -124,13 +123,13 @@ internal sealed class KeeperService(
                     timeline = _standbyTimeline;
                 }
 
-                return (new LocalPostgres(true, true, role, status.SystemIdentifier, timeline, ToLsn(position), role == PgRole.Standby ? _upstream : null, status.SynchronousStandbyNames ?? "", string.Join(", ", status.PendingRestart)), status);
+                return (new LocalPostgres(true, true, role, status.SystemIdentifier, timeline, position, role == PgRole.Standby ? _upstream : null, status.SynchronousStandbyNames ?? "", string.Join(", ", status.PendingRestart)), status);
             }
         }
 
         var control = await postgres.ReadControlDataAsync(cancellationToken);
         var stoppedRole = File.Exists(Path.Combine(postgres.DataDirectory, "standby.signal")) ? PgRole.Standby : PgRole.Primary;
-        return (new LocalPostgres(true, false, stoppedRole, control.SystemIdentifier, control.CheckpointTimeline, ToLsn(control.CheckpointLocation), null, ""), null);
+        return (new LocalPostgres(true, false, stoppedRole, control.SystemIdentifier, control.CheckpointTimeline, control.CheckpointLocation, null, ""), null);
     }
 
     private KeeperReport BuildReport(ClusterState current, LocalPostgres local, PostgresStatus? status)
@@ -143,9 +142,9 @@ internal sealed class KeeperService(
             Role = local.Role,
             SystemIdentifier = local.SystemIdentifier,
             Timeline = local.Timeline,
-            FlushLsn = local.Role == PgRole.Primary ? (_stoppedForSwitchover is not null && _finalLsn is { } final ? ToLsn(final) : local.Position) : null,
-            ReceiveLsn = status is null ? null : ToLsn(status.ReceiveLsn),
-            ReplayLsn = status is null ? null : ToLsn(status.ReplayLsn),
+            FlushLsn = local.Role == PgRole.Primary ? (_stoppedForSwitchover is not null && _finalLsn is { } final ? final : local.Position) : null,
+            ReceiveLsn = status is null ? null : status.ReceiveLsn,
+            ReplayLsn = status is null ? null : status.ReplayLsn,
             Upstream = local.Upstream,
             AppliedSync = local.Running && local.Role == PgRole.Primary && local.SynchronousStandbyNames == wanted.ToSynchronousStandbyNames() ? wanted : null,
             AppliedSyncLsn = _appliedSyncLsn is { } applied && applied.Sync.Equals(wanted) ? applied.FlushLsn : null,
@@ -218,7 +217,7 @@ internal sealed class KeeperService(
                 _written = null;
                 await WriteConfigurationAsync(current, primary: true, cancellationToken);
                 // Probed after the reload, so at or past the point the new set took effect: conservative for the sentinel.
-                _appliedSyncLsn = (apply.Sync, ToLsn((await postgres.ProbeAsync(cancellationToken)).FlushLsn));
+                _appliedSyncLsn = (apply.Sync, (await postgres.ProbeAsync(cancellationToken)).FlushLsn);
                 break;
             case RestartStandbyAction:
                 await postgres.StopAsync(StopMode.Fast, cancellationToken);
@@ -395,7 +394,5 @@ internal sealed class KeeperService(
     private static Configuration.HostPort ParseAddress(string address) =>
         Configuration.HostPort.TryParse(address, out var parsed, out var error) ? parsed.Value : throw new InvalidOperationException($"member address {error}");
 
-    private static Lsn? ToLsn(PgLsn? lsn) => lsn is { } value ? new Lsn(value.Value) : null;
-
-    private static PgLsn? Max(PgLsn? a, PgLsn? b) => a is null ? b : b is null ? a : (a.Value.Value >= b.Value.Value ? a : b);
+    private static Lsn? Max(Lsn? a, Lsn? b) => a is { } x && b is { } y ? Lsn.Max(x, y) : a ?? b;
 }

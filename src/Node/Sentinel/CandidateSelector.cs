@@ -87,7 +87,7 @@ internal static class CandidateSelector
         var within = new List<Candidate>();
         foreach (var (candidate, _) in eligible)
         {
-            var lag = reference.BytesAhead(candidate.Position);
+            var lag = reference.BytesSince(candidate.Position);
             if (lag > (ulong)spec.MaxLagOnFailover)
             {
                 excluded.Add($"{candidate.NodeId} lags {Describe.Bytes(lag)} > maxLagOnFailover {Describe.Bytes(spec.MaxLagOnFailover)}");

@@ -1,8 +1,10 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace PgRaft.PgControl.Wal;
 
-/// <summary>A WAL position (pg_lsn), printed and parsed in PostgreSQL's <c>X/X</c> form.</summary>
+/// <summary>A WAL position (pg_lsn), printed and parsed in PostgreSQL's <c>X/X</c> form (in JSON too: <c>"16/B374D848"</c>).</summary>
+[JsonConverter(typeof(LsnJsonConverter))]
 internal readonly record struct Lsn(ulong Value) : IComparable<Lsn>
 {
     public static readonly Lsn Zero = new(0);
@@ -10,7 +12,7 @@ internal readonly record struct Lsn(ulong Value) : IComparable<Lsn>
     public static Lsn Parse(string text) =>
         TryParse(text, out var lsn)
             ? lsn
-            : throw new FormatException($"'{text}' is not a WAL position; expected two hexadecimal numbers separated by '/', like 0/16B3748.");
+            : throw new FormatException($"'{text}' is not a WAL position; expected two hexadecimal numbers separated by '/', such as 0/5000060.");
 
     public static bool TryParse(string? text, out Lsn lsn)
     {

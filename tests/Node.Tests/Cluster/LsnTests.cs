@@ -49,7 +49,7 @@ public sealed class LsnTests
     [Fact]
     public void Bytes_ahead_is_never_negative()
     {
-        Assert.Equal(0x60UL, Lsn.Parse("0/5000060").BytesAhead(Lsn.Parse("0/5000000")));
-        Assert.Equal(0UL, Lsn.Parse("0/5000000").BytesAhead(Lsn.Parse("0/5000060")));
+        Assert.Equal(0x60UL, Lsn.Parse("0/5000060").BytesSince(Lsn.Parse("0/5000000")));
+        Assert.Equal(0UL, Lsn.Parse("0/5000000").BytesSince(Lsn.Parse("0/5000060")));
     }
 }

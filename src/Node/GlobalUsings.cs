@@ -1,0 +1,1 @@
+global using Lsn = PgRaft.PgControl.Wal.Lsn;
