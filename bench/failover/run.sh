@@ -57,8 +57,21 @@ psql -q -h 127.0.0.1 -p 29041 -U postgres -c "create table if not exists bench (
 # Inserts every 20 ms over one connection through $1's proxy (reconnecting after any error) until $2 exists;
 # logs the wall-clock ms of every acknowledged insert.
 writer() { "$work/writer/PgRaft.FailoverWriter" 127.0.0.1 "$1" "$2" 120 > "$3" 2>> "$work/writer.log"; }
-# The longest time without an acknowledged insert, up to the writer's last line ("end <ms>", when it stopped).
-max_gap() { awk '{ t = ($1 == "end") ? $2 : $1 } NR > 1 { g = t - prev; if (g > max) max = g } { prev = t } END { printf "%.2f", max / 1000 }' "$1"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# Waits (up to 10 s) until the writer has had an insert acknowledged within the last 200 ms, so an outage is
+# measured from a working client, then prints the moment of the fault.
+writer_flowing() {
+  local deadline=$((SECONDS + 10)) last
+  while [ $SECONDS -lt $deadline ]; do
+    last=$(grep -v end "$1" 2>/dev/null | tail -1)
+    [ -n "$last" ] && [ $(( $(now_ms) - last )) -lt 200 ] && break
+    sleep 0.05
+  done
+  now_ms
+}
+# The write outage after the fault at $2 (ms): the longest time without an acknowledged insert, counting the gaps that
+# end after the fault (the first starts at the last insert before it) up to the writer's "end <ms>" line.
+outage() { awk -v mark="$2" '{ t = ($1 == "end") ? $2 : $1 } have && t > mark { g = t - prev; if (g > max) max = g } { prev = t; have = 1 } END { printf "%.2f", max / 1000 }' "$1"; }
 
 crash=(); switch=()
 for i in $(seq 1 "$runs"); do
@@ -66,11 +79,12 @@ for i in $(seq 1 "$runs"); do
   entry=$(for n in "${nodes[@]}"; do [ "$n" != "$primary" ] && echo "$n" && break; done)
   writer "2904$entry" "$work/stop" "$work/acks" & wpid=$!
   sleep 2
+  mark=$(writer_flowing "$work/acks")
   # The whole node at once: pgraft, its fencing guard and PostgreSQL (every process whose command line names the node's folder).
   pkill -KILL -f "$work/node$primary/" || true
   until ok "$entry" primary || { for n in "${nodes[@]}"; do [ "$n" != "$primary" ] && ok "$n" primary && break; done; }; do sleep 0.1; done
   sleep 2; touch "$work/stop"; wait "$wpid"; rm -f "$work/stop"
-  crash+=("$(max_gap "$work/acks")")
+  crash+=("$(outage "$work/acks" "$mark")")
   echo "crash run $i: node$primary killed, write outage ${crash[-1]} s"
   start_node "$primary"
 
@@ -78,9 +92,10 @@ for i in $(seq 1 "$runs"); do
   entry=$(for n in "${nodes[@]}"; do [ "$n" != "$primary" ] && echo "$n" && break; done)
   writer "2904$entry" "$work/stop" "$work/acks" & wpid=$!
   sleep 2
+  mark=$(writer_flowing "$work/acks")
   "$work/bin/pgraft" switchover --config "$work/node$entry/pgraft.json" --to "node$entry" >/dev/null
   sleep 2; touch "$work/stop"; wait "$wpid"; rm -f "$work/stop"
-  switch+=("$(max_gap "$work/acks")")
+  switch+=("$(outage "$work/acks" "$mark")")
   echo "switchover run $i: node$primary -> node$entry, write outage ${switch[-1]} s"
 done
 
