@@ -38,10 +38,62 @@ internal sealed partial class EpollForwarder : IForwarder, IDisposable
         return true;
     }
 
+    /// <summary>Connections each loop forwards (or is connecting) now.</summary>
+    public int[] LoadPerLoop => [.. _loops.Select(loop => loop.Load)];
+
     public Task ForwardAsync(Socket client, Socket backend, ProxyCounters counters, Action abort)
     {
-        var loop = _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
+        var loop = LeastLoaded(null);
+        loop.Reserve();
         return loop.Add(client, backend, counters);
+    }
+
+    /// <summary>Every loop accepts clients on <paramref name="socket"/> (set non-blocking) and hands them to <paramref name="acceptor"/>.</summary>
+    public void Listen(Socket socket, IEpollAcceptor acceptor)
+    {
+        socket.Blocking = false;
+        foreach (var loop in _loops)
+        {
+            loop.Listen(socket, acceptor);
+        }
+    }
+
+    /// <summary>Completes once no loop accepts on the listening socket any more.</summary>
+    public Task StopListeningAsync() => Task.WhenAll(_loops.Select(loop => loop.StopListeningAsync()));
+
+    /// <summary>
+    /// Connects and forwards <paramref name="session"/> on the loop with the fewest connections,
+    /// <paramref name="acceptedOn"/> (the caller's loop) on a tie: there without any thread hop.
+    /// </summary>
+    public void Start(IEpollSession session, EpollLoop acceptedOn)
+    {
+        var loop = LeastLoaded(acceptedOn);
+        loop.Reserve();
+        if (loop.IsLoopThread)
+        {
+            loop.StartSession(session);
+        }
+        else
+        {
+            loop.Post(() => loop.StartSession(session));
+        }
+    }
+
+    private EpollLoop LeastLoaded(EpollLoop? preferred)
+    {
+        var best = preferred ?? _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
+        var bestLoad = best.Load;
+        foreach (var loop in _loops)
+        {
+            var load = loop.Load;
+            if (load < bestLoad)
+            {
+                best = loop;
+                bestLoad = load;
+            }
+        }
+
+        return best;
     }
 
     /// <summary>
