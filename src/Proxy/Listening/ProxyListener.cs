@@ -500,12 +500,13 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
                 continue;
             }
 
+            // Counted first, so whoever sees a connection cut also sees it counted.
+            Counters.AddCut(invalid.Count);
             foreach (var connection in invalid)
             {
                 connection.Close();
             }
 
-            Counters.AddCut(invalid.Count);
             LogMessages.ConnectionsCut(_logger, _options.Role, invalid.Count, snapshot.Version);
         }
     }
