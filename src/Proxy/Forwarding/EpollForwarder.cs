@@ -6,10 +6,13 @@ using PgRaft.Proxy.Metrics;
 namespace PgRaft.Proxy.Forwarding;
 
 /// <summary>
-/// Forwards every connection from a few dedicated threads, each running its own level-triggered
-/// epoll loop over non-blocking sockets (the HAProxy model): one recv and one send per packet, no
-/// thread-pool hop, no task per read. The runtime's socket engine never sees these sockets (no
-/// async operation is ever started on them), so it does not wake up for their traffic either.
+/// Serves connections from a few dedicated threads, each running its own level-triggered epoll loop
+/// over non-blocking sockets (the HAProxy model). In the listener's fast path a loop accepts the
+/// client (accept4), the listener routes it, and the least busy loop connects the backend and
+/// forwards both ways until the end: no task, exception or thread hop per connection, one recv and
+/// one send per packet. The runtime's socket engine never sees these sockets (no async operation is
+/// ever started on them), so it does not wake up for their traffic either. <see cref="ForwardAsync"/>
+/// and <see cref="ConnectAsync"/> serve the listener's slow path (held clients, DNS names).
 /// Linux on x64 only (the packed epoll_event layout); elsewhere the factory picks <see cref="PooledForwarder"/>.
 /// </summary>
 internal sealed partial class EpollForwarder : IForwarder, IDisposable

@@ -98,10 +98,7 @@ internal sealed partial class EpollLoop : IDisposable
         var registration = new ListenRegistration(socket, acceptor);
         registration.Open();
         _listen = registration;
-        if (!TryControl(EpollCtlAdd, registration.Fd, EpollIn | EpollExclusive, ListenToken))
-        {
-            PauseListening(Marshal.GetLastPInvokeError());
-        }
+        WatchListening(registration);
     });
 
     /// <summary>Stops accepting; completes once this loop will accept no more clients.</summary>
@@ -308,10 +305,17 @@ internal sealed partial class EpollLoop : IDisposable
         if (_listen is { PausedUntil: > 0 } listen && listen.PausedUntil <= now)
         {
             listen.PausedUntil = 0;
-            if (!TryControl(EpollCtlAdd, listen.Fd, EpollIn | EpollExclusive, ListenToken))
-            {
-                PauseListening(Marshal.GetLastPInvokeError());
-            }
+            WatchListening(listen);
+        }
+    }
+
+    private void WatchListening(ListenRegistration listen)
+    {
+        // EPOLLEXCLUSIVE: a new client wakes one loop, not all; kernels before 4.5 refuse it (EINVAL).
+        if (!TryControl(EpollCtlAdd, listen.Fd, EpollIn | EpollExclusive, ListenToken)
+            && !TryControl(EpollCtlAdd, listen.Fd, EpollIn, ListenToken))
+        {
+            PauseListening(Marshal.GetLastPInvokeError());
         }
     }
 

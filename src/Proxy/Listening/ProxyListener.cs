@@ -97,7 +97,14 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
         await _stopping.CancelAsync();
         if (_forwarder is EpollForwarder epoll)
         {
-            await epoll.StopListeningAsync().WaitAsync(cancellationToken);
+            try
+            {
+                await epoll.StopListeningAsync().WaitAsync(DrainTimeout, _time, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                // A loop that does not answer accepts nothing either; disposing the forwarder ends it.
+            }
         }
 
         _listenSocket?.Dispose();
