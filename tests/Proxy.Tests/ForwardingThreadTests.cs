@@ -36,7 +36,7 @@ public sealed class ForwardingThreadTests
                 await AssertClosedAsync(client);
             }
 
-            Assert.Equal(6, proxy.Listener.Counters.Cut);
+            await WaitUntil(() => proxy.Listener.Counters.Cut == 6);
             using var after = await ConnectAsync(proxy.Port);
             Assert.Equal(2, await MarkerAsync(after));
             await EchoAsync(after, 42);

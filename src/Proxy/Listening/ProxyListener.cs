@@ -300,9 +300,11 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
         }
 
         Release(connection.Route.Target);
-        Counters.ConnectionClosed();
         connection.Close(reset: error is not null);
+
+        // The place is free before the counter says so: whoever sees Active drop can connect again.
         Leave();
+        Counters.ConnectionClosed();
     }
 
     private async Task HandleClientAsync(Socket client, ProxyRoute? reserved, bool tuned, CancellationToken cancellationToken)
@@ -507,13 +509,13 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
                 continue;
             }
 
-            // Counted first, so whoever sees a connection cut also sees it counted.
-            Counters.AddCut(invalid.Count);
             foreach (var connection in invalid)
             {
                 connection.Close();
             }
 
+            // Counted once closed: whoever sees the count can rely on the cut.
+            Counters.AddCut(invalid.Count);
             LogMessages.ConnectionsCut(_logger, _options.Role, invalid.Count, snapshot.Version);
         }
     }
