@@ -63,15 +63,15 @@ HOST_DLL="$ROOT/bench/proxy/ProxyHost/bin/Release/net10.0/PgRaft.ProxyHost.dll"
 TARGETS=("direct:$PG_PORT" "haproxy:$HAPROXY_PORT")
 port=$FIRST_PROXY_PORT
 for variant in $VARIANTS; do
-  # A variant is a forwarding mode (pooled, splice, epoll, epollN = N epoll threads), optionally with
+  # A variant is a forwarding mode (pooled, splice, epoll = the default thread count, epollN = N epoll threads), optionally with
   # "+inline" (the runtime's socket completions run on its epoll thread) and/or "+nopgo" (no tiered PGO).
   mode=${variant%%+*}
-  threads=1
-  if [[ $mode =~ ^epoll([0-9]+)$ ]]; then threads=${BASH_REMATCH[1]}; mode=epoll; fi
+  threads=()
+  if [[ $mode =~ ^epoll([0-9]+)$ ]]; then threads=(--epoll-threads "${BASH_REMATCH[1]}"); mode=epoll; fi
   envs=(DOTNET_gcServer=0)
   [[ $variant == *+inline* ]] && envs+=(DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1)
   [[ $variant == *+nopgo* ]] && envs+=(DOTNET_TieredPGO=0)
-  env "${envs[@]}" dotnet "$HOST_DLL" --listen 127.0.0.1:$port --target 127.0.0.1:$PG_PORT --mode "$mode" --epoll-threads "$threads" </dev/null >"$WORK/proxy-$variant.log" 2>&1 &
+  env "${envs[@]}" dotnet "$HOST_DLL" --listen 127.0.0.1:$port --target 127.0.0.1:$PG_PORT --mode "$mode" "${threads[@]}" </dev/null >"$WORK/proxy-$variant.log" 2>&1 &
   PIDS+=($!)
   PID_OF[pgraft-$variant]=$!
   TARGETS+=("pgraft-$variant:$port")

@@ -35,4 +35,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, Message = "{Role} proxy failed while serving a client")]
     public static partial void ClientFailed(ILogger logger, ProxyRole role, Exception exception);
+
+    [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "{Role} proxy failed to accept a client ({Reason}); accepting again in 50 ms")]
+    public static partial void AcceptPaused(ILogger logger, ProxyRole role, string reason);
 }

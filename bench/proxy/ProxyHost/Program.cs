@@ -5,7 +5,7 @@ using PgRaft.Proxy.Routing;
 using PgRaft.ProxyHost;
 
 // Runs one proxy listener against a fixed target, for benchmarks and manual tests, before the node exists.
-//   PgRaft.ProxyHost --listen 127.0.0.1:26500 --target 127.0.0.1:5433 [--mode pooled|splice|epoll] [--epoll-threads N] [--max-connections N]
+//   PgRaft.ProxyHost --listen 127.0.0.1:26500 --target 127.0.0.1:5433 [--mode pooled|splice|epoll] [--epoll-threads N (default: the library default)] [--max-connections N]
 // Standard input changes the target while it runs: "target HOST:PORT", "none" (hold new clients), "quit".
 var arguments = HostArguments.Parse(args);
 var routing = new ProxyRoutingPublisher(new ProxyRoutingSnapshot(arguments.Target, true, [], false));
@@ -15,7 +15,7 @@ var options = new ProxyListenerOptions
     Listen = arguments.Listen,
     Forwarding = arguments.Mode,
     MaxConnections = arguments.MaxConnections,
-    EpollThreads = arguments.EpollThreads,
+    EpollThreads = arguments.EpollThreads ?? ProxyListenerOptions.DefaultEpollThreads,
 };
 var logger = new StderrLogger();
 await using var listener = new ProxyListener(options, routing, logger);
@@ -89,7 +89,7 @@ Console.WriteLine($"stopped: total={counters.Total} toServer={counters.BytesToSe
 
 namespace PgRaft.ProxyHost
 {
-    internal sealed record HostArguments(IPEndPoint Listen, ProxyEndpoint? Target, ForwardingMode Mode, int MaxConnections, bool StopOnEndOfInput, int EpollThreads)
+    internal sealed record HostArguments(IPEndPoint Listen, ProxyEndpoint? Target, ForwardingMode Mode, int MaxConnections, bool StopOnEndOfInput, int? EpollThreads)
     {
         public static HostArguments Parse(string[] args)
         {
@@ -98,7 +98,7 @@ namespace PgRaft.ProxyHost
             var mode = ForwardingMode.Epoll;
             var maxConnections = 1000;
             var stopOnEnd = false;
-            var epollThreads = 1;
+            int? epollThreads = null;
             for (var i = 0; i < args.Length; i++)
             {
                 string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");

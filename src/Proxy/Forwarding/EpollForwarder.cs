@@ -6,10 +6,13 @@ using PgRaft.Proxy.Metrics;
 namespace PgRaft.Proxy.Forwarding;
 
 /// <summary>
-/// Forwards every connection from a few dedicated threads, each running its own level-triggered
-/// epoll loop over non-blocking sockets (the HAProxy model): one recv and one send per packet, no
-/// thread-pool hop, no task per read. The runtime's socket engine never sees these sockets (no
-/// async operation is ever started on them), so it does not wake up for their traffic either.
+/// Serves connections from a few dedicated threads, each running its own level-triggered epoll loop
+/// over non-blocking sockets (the HAProxy model). In the listener's fast path a loop accepts the
+/// client (accept4), the listener routes it, and the least busy loop connects the backend and
+/// forwards both ways until the end: no task, exception or thread hop per connection, one recv and
+/// one send per packet. The runtime's socket engine never sees these sockets (no async operation is
+/// ever started on them), so it does not wake up for their traffic either. <see cref="ForwardAsync"/>
+/// and <see cref="ConnectAsync"/> serve the listener's slow path (held clients, DNS names).
 /// Linux on x64 only (the packed epoll_event layout); elsewhere the factory picks <see cref="PooledForwarder"/>.
 /// </summary>
 internal sealed partial class EpollForwarder : IForwarder, IDisposable
@@ -38,10 +41,62 @@ internal sealed partial class EpollForwarder : IForwarder, IDisposable
         return true;
     }
 
+    /// <summary>Connections each loop forwards (or is connecting) now.</summary>
+    public int[] LoadPerLoop => [.. _loops.Select(loop => loop.Load)];
+
     public Task ForwardAsync(Socket client, Socket backend, ProxyCounters counters, Action abort)
     {
-        var loop = _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
+        var loop = LeastLoaded(null);
+        loop.Reserve();
         return loop.Add(client, backend, counters);
+    }
+
+    /// <summary>Every loop accepts clients on <paramref name="socket"/> (set non-blocking) and hands them to <paramref name="acceptor"/>.</summary>
+    public void Listen(Socket socket, IEpollAcceptor acceptor)
+    {
+        socket.Blocking = false;
+        foreach (var loop in _loops)
+        {
+            loop.Listen(socket, acceptor);
+        }
+    }
+
+    /// <summary>Completes once no loop accepts on the listening socket any more.</summary>
+    public Task StopListeningAsync() => Task.WhenAll(_loops.Select(loop => loop.StopListeningAsync()));
+
+    /// <summary>
+    /// Connects and forwards <paramref name="session"/> on the loop with the fewest connections,
+    /// <paramref name="acceptedOn"/> (the caller's loop) on a tie: there without any thread hop.
+    /// </summary>
+    public void Start(IEpollSession session, EpollLoop acceptedOn)
+    {
+        var loop = LeastLoaded(acceptedOn);
+        loop.Reserve();
+        if (loop.IsLoopThread)
+        {
+            loop.StartSession(session);
+        }
+        else
+        {
+            loop.Post(() => loop.StartSession(session));
+        }
+    }
+
+    private EpollLoop LeastLoaded(EpollLoop? preferred)
+    {
+        var best = preferred ?? _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
+        var bestLoad = best.Load;
+        foreach (var loop in _loops)
+        {
+            var load = loop.Load;
+            if (load < bestLoad)
+            {
+                best = loop;
+                bestLoad = load;
+            }
+        }
+
+        return best;
     }
 
     /// <summary>

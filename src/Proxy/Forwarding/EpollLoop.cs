@@ -1,12 +1,16 @@
-using System.Buffers;
 using System.Collections.Concurrent;
+using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using PgRaft.Proxy.Metrics;
 
 namespace PgRaft.Proxy.Forwarding;
 
-/// <summary>One thread, one epoll instance, many connections. Everything but <see cref="Add"/> runs on the loop thread.</summary>
+/// <summary>
+/// One thread, one epoll instance, many connections. Everything but the thread-safe entry points
+/// (<see cref="Add"/>, <see cref="WaitWritableAsync"/>, <see cref="Listen"/>, <see cref="StopListeningAsync"/>,
+/// <see cref="Post"/>) runs on the loop thread: accepting, connecting to the backend, forwarding, ending.
+/// </summary>
 internal sealed partial class EpollLoop : IDisposable
 {
     private const uint EpollIn = 0x001;
@@ -14,32 +18,47 @@ internal sealed partial class EpollLoop : IDisposable
     private const uint EpollErr = 0x008;
     private const uint EpollHup = 0x010;
     private const uint EpollRdHup = 0x2000;
+    private const uint EpollExclusive = 1u << 28;
     private const int EpollCtlAdd = 1;
     private const int EpollCtlDel = 2;
     private const int EpollCtlMod = 3;
     private const int EAGAIN = 11;
     private const int EINTR = 4;
+    private const int EINPROGRESS = 115;
+    private const int ECONNABORTED = 103;
+    private const int ECONNREFUSED = 111;
     private const int MsgNoSignal = 0x4000;
     private const int ShutWrite = 1;
+    private const int SockNonBlock = 0x800;
+    private const int SockCloexec = 0x80000;
+    private const int SolSocket = 1;
+    private const int SoError = 4;
     private const int MaxEvents = 256;
+    private const int AcceptsPerWakeUp = 64;
+    private const long AcceptRetryMilliseconds = 50;
     private const ulong WakeToken = ulong.MaxValue;
+    private const ulong ListenToken = ulong.MaxValue - 1;
 
     private readonly int _bufferSize;
     private readonly int _epoll;
     private readonly int _wake;
     private readonly ConcurrentQueue<Pair> _incoming = new();
     private readonly ConcurrentQueue<ConnectWaiter> _waiterChanges = new();
+    private readonly ConcurrentQueue<Action> _posted = new();
     private readonly Dictionary<long, Pair> _pairs = [];
     private readonly Dictionary<long, ConnectWaiter> _waiters = [];
+    private readonly PriorityQueue<Pair, long> _connectDeadlines = new();
     private readonly Thread _thread;
+    private ListenRegistration? _listen;
     private long _nextId;
+    private int _load;
     private volatile bool _stopping;
 
     public EpollLoop(int bufferSize, int index)
     {
         _bufferSize = bufferSize;
-        _epoll = epoll_create1(0x80000);
-        _wake = eventfd(0, 0x80000 | 0x800);
+        _epoll = epoll_create1(SockCloexec);
+        _wake = eventfd(0, SockCloexec | SockNonBlock);
         if (_epoll < 0 || _wake < 0)
         {
             throw new IOException($"epoll_create1/eventfd failed (errno {Marshal.GetLastPInvokeError()}).");
@@ -50,12 +69,48 @@ internal sealed partial class EpollLoop : IDisposable
         _thread.Start();
     }
 
+    /// <summary>Connections this loop forwards or is about to (reserved), for spreading new ones over loops.</summary>
+    public int Load => Volatile.Read(ref _load);
+
+    public bool IsLoopThread => Thread.CurrentThread == _thread;
+
+    /// <summary>Counts a connection that is about to be handed to this loop (<see cref="Add"/> or <see cref="StartSession"/>).</summary>
+    public void Reserve() => Interlocked.Increment(ref _load);
+
     public Task Add(Socket client, Socket backend, ProxyCounters counters)
     {
-        var pair = new Pair(client, backend, counters);
+        var pair = new Pair(client, backend, counters) { Completion = new(TaskCreationOptions.RunContinuationsAsynchronously) };
         _incoming.Enqueue(pair);
         Wake();
         return pair.Completion.Task;
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the loop thread soon.</summary>
+    public void Post(Action action)
+    {
+        _posted.Enqueue(action);
+        Wake();
+    }
+
+    /// <summary>Starts watching <paramref name="socket"/> (listening, non-blocking) for clients; shared by every loop (EPOLLEXCLUSIVE).</summary>
+    public void Listen(Socket socket, IEpollAcceptor acceptor) => Post(() =>
+    {
+        var registration = new ListenRegistration(socket, acceptor);
+        registration.Open();
+        _listen = registration;
+        WatchListening(registration);
+    });
+
+    /// <summary>Stops accepting; completes once this loop will accept no more clients.</summary>
+    public Task StopListeningAsync()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            EndListening();
+            done.TrySetResult();
+        });
+        return _stopping ? Task.CompletedTask : done.Task;
     }
 
     /// <summary>
@@ -80,6 +135,50 @@ internal sealed partial class EpollLoop : IDisposable
         return waiter.Completion.Task;
     }
 
+    /// <summary>
+    /// Loop thread only, after <see cref="Reserve"/>: connects the session's backend without blocking
+    /// and, once connected, forwards both ways. Every outcome is reported through the session.
+    /// </summary>
+    public void StartSession(IEpollSession session)
+    {
+        var pair = new Pair(session.Client, session.Backend, session.Counters) { Session = session };
+        if (_stopping)
+        {
+            Interlocked.Decrement(ref _load);
+            session.OnConnectFailed("the proxy is stopping");
+            return;
+        }
+
+        try
+        {
+            pair.Open(_bufferSize);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            pair.Release();
+            Interlocked.Decrement(ref _load);
+            session.OnConnectFailed(e.Message);
+            return;
+        }
+
+        pair.Id = ++_nextId;
+        pair.Connecting = true;
+        _pairs.Add(pair.Id, pair);
+        var errno = StartConnect(pair.BackendFd, session.BackendAddress);
+        if (errno == 0 && !TryControl(EpollCtlAdd, pair.BackendFd, EpollOut, ((ulong)pair.Id << 1) | 1))
+        {
+            errno = Marshal.GetLastPInvokeError();
+        }
+
+        if (errno != 0)
+        {
+            FailConnect(pair, Marshal.GetPInvokeErrorMessage(errno));
+            return;
+        }
+
+        _connectDeadlines.Enqueue(pair, Environment.TickCount64 + (long)Math.Ceiling(session.ConnectTimeout.TotalMilliseconds));
+    }
+
     public void Dispose()
     {
         _stopping = true;
@@ -98,7 +197,7 @@ internal sealed partial class EpollLoop : IDisposable
         var events = stackalloc EpollEvent[MaxEvents];
         while (!_stopping)
         {
-            var count = epoll_wait(_epoll, events, MaxEvents, -1);
+            var count = epoll_wait(_epoll, events, MaxEvents, NextTimeout());
             if (count < 0)
             {
                 if (Marshal.GetLastPInvokeError() == EINTR)
@@ -118,6 +217,13 @@ internal sealed partial class EpollLoop : IDisposable
                     _ = read(_wake, &ignored, 8);
                     AdmitIncoming();
                     AdmitWaiterChanges();
+                    RunPosted();
+                    continue;
+                }
+
+                if (data == ListenToken)
+                {
+                    Accept();
                     continue;
                 }
 
@@ -127,11 +233,25 @@ internal sealed partial class EpollLoop : IDisposable
                 }
                 else if (_pairs.TryGetValue((long)(data >> 1), out var pair))
                 {
-                    OnEvent(pair, (data & 1) == 0 ? Side.Client : Side.Backend, events[i].Events);
+                    if (pair.Connecting)
+                    {
+                        CompleteConnect(pair, events[i].Events);
+                    }
+                    else
+                    {
+                        OnEvent(pair, (data & 1) == 0 ? Side.Client : Side.Backend, events[i].Events);
+                    }
                 }
+            }
+
+            if (_connectDeadlines.Count > 0 || _listen is { PausedUntil: > 0 })
+            {
+                RunTimers();
             }
         }
 
+        EndListening();
+        RunPosted();
         foreach (var waiter in _waiters.Values.ToArray())
         {
             EndWait(waiter, cancelled: true);
@@ -139,11 +259,207 @@ internal sealed partial class EpollLoop : IDisposable
 
         foreach (var pair in _pairs.Values.ToArray())
         {
-            Finish(pair, new ObjectDisposedException("The proxy is stopping."));
+            if (pair.Connecting)
+            {
+                FailConnect(pair, "the proxy is stopping");
+            }
+            else
+            {
+                Finish(pair, new ObjectDisposedException("The proxy is stopping."));
+            }
         }
 
         _ = close(_epoll);
         _ = close(_wake);
+    }
+
+    /// <summary>Milliseconds until the next connect deadline or accept retry; -1 (forever) when there is none.</summary>
+    private int NextTimeout()
+    {
+        var next = long.MaxValue;
+        if (_connectDeadlines.TryPeek(out _, out var deadline))
+        {
+            next = deadline;
+        }
+
+        if (_listen is { PausedUntil: > 0 } listen)
+        {
+            next = Math.Min(next, listen.PausedUntil);
+        }
+
+        return next == long.MaxValue ? -1 : (int)Math.Clamp(next - Environment.TickCount64, 0, int.MaxValue);
+    }
+
+    private void RunTimers()
+    {
+        var now = Environment.TickCount64;
+        while (_connectDeadlines.TryPeek(out var pair, out var deadline) && deadline <= now)
+        {
+            _connectDeadlines.Dequeue();
+            if (pair.Connecting && _pairs.ContainsKey(pair.Id))
+            {
+                FailConnect(pair, $"no answer within {pair.Session!.ConnectTimeout.TotalMilliseconds:0} ms");
+            }
+        }
+
+        if (_listen is { PausedUntil: > 0 } listen && listen.PausedUntil <= now)
+        {
+            listen.PausedUntil = 0;
+            WatchListening(listen);
+        }
+    }
+
+    private void WatchListening(ListenRegistration listen)
+    {
+        // EPOLLEXCLUSIVE: a new client wakes one loop, not all; kernels before 4.5 refuse it (EINVAL).
+        if (!TryControl(EpollCtlAdd, listen.Fd, EpollIn | EpollExclusive, ListenToken)
+            && !TryControl(EpollCtlAdd, listen.Fd, EpollIn, ListenToken))
+        {
+            PauseListening(Marshal.GetLastPInvokeError());
+        }
+    }
+
+    private void RunPosted()
+    {
+        while (_posted.TryDequeue(out var action))
+        {
+            action();
+        }
+    }
+
+    private unsafe void Accept()
+    {
+        if (_listen is not { PausedUntil: 0 } listen)
+        {
+            return;
+        }
+
+        for (var i = 0; i < AcceptsPerWakeUp; i++)
+        {
+            var fd = accept4(listen.Fd, null, null, SockNonBlock | SockCloexec);
+            if (fd >= 0)
+            {
+                listen.Acceptor.OnAccepted(this, fd);
+                continue;
+            }
+
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno == EAGAIN)
+            {
+                return;
+            }
+
+            if (errno is EINTR or ECONNABORTED)
+            {
+                continue;
+            }
+
+            // EMFILE and friends: the port stays readable, so stop watching it for a moment (the
+            // connections we have keep being served) instead of spinning on it.
+            TryControl(EpollCtlDel, listen.Fd, 0, 0);
+            PauseListening(errno);
+            return;
+        }
+    }
+
+    private void PauseListening(int errno)
+    {
+        if (_listen is { } listen)
+        {
+            listen.PausedUntil = Environment.TickCount64 + AcceptRetryMilliseconds;
+            listen.Acceptor.OnAcceptFailed(errno);
+        }
+    }
+
+    private void EndListening()
+    {
+        if (_listen is { } listen)
+        {
+            _listen = null;
+            if (listen.PausedUntil == 0)
+            {
+                TryControl(EpollCtlDel, listen.Fd, 0, 0);
+            }
+
+            listen.Release();
+        }
+    }
+
+    /// <summary>Starts a non-blocking connect; 0 when it is under way (or done), else the errno.</summary>
+    private static unsafe int StartConnect(int fd, IPEndPoint endPoint)
+    {
+        var address = stackalloc byte[28];
+        var span = new Span<byte>(address, 28);
+        span.Clear();
+        address[2] = (byte)(endPoint.Port >> 8);
+        address[3] = (byte)endPoint.Port;
+        int length;
+        if (endPoint.AddressFamily == AddressFamily.InterNetwork)
+        {
+            *(ushort*)address = 2;
+            endPoint.Address.TryWriteBytes(span.Slice(4, 4), out _);
+            length = 16;
+        }
+        else
+        {
+            *(ushort*)address = 10;
+            endPoint.Address.TryWriteBytes(span.Slice(8, 16), out _);
+            *(uint*)(address + 24) = (uint)endPoint.Address.ScopeId;
+            length = 28;
+        }
+
+        if (connect(fd, address, length) == 0)
+        {
+            return 0;
+        }
+
+        // EINTR: the connect goes on in the background, exactly like EINPROGRESS.
+        var errno = Marshal.GetLastPInvokeError();
+        return errno is EINPROGRESS or EINTR ? 0 : errno;
+    }
+
+    private unsafe void CompleteConnect(Pair pair, uint events)
+    {
+        int error;
+        var length = sizeof(int);
+        if (getsockopt(pair.BackendFd, SolSocket, SoError, &error, &length) != 0)
+        {
+            error = Marshal.GetLastPInvokeError();
+        }
+
+        if (error == 0 && (events & (EpollErr | EpollHup)) != 0)
+        {
+            error = ECONNREFUSED;
+        }
+
+        if (error != 0)
+        {
+            FailConnect(pair, Marshal.GetPInvokeErrorMessage(error));
+            return;
+        }
+
+        pair.Connecting = false;
+        pair.Session!.OnConnected();
+        pair.ClientInterest = EpollIn | EpollRdHup;
+        pair.BackendInterest = EpollIn | EpollRdHup;
+        if (!TryControl(EpollCtlMod, pair.BackendFd, pair.BackendInterest, ((ulong)pair.Id << 1) | 1)
+            || !TryControl(EpollCtlAdd, pair.ClientFd, pair.ClientInterest, (ulong)pair.Id << 1))
+        {
+            Finish(pair, new SocketException(Marshal.GetLastPInvokeError()));
+        }
+    }
+
+    private void FailConnect(Pair pair, string reason)
+    {
+        pair.Connecting = false;
+        if (_pairs.Remove(pair.Id))
+        {
+            TryControl(EpollCtlDel, pair.BackendFd, 0, 0);
+        }
+
+        pair.Release();
+        Interlocked.Decrement(ref _load);
+        pair.Session!.OnConnectFailed(reason);
     }
 
     private void AdmitIncoming()
@@ -223,7 +539,7 @@ internal sealed partial class EpollLoop : IDisposable
         var error = 0;
         if ((events & EpollOut) != 0)
         {
-            error = Flush(pair, writeTo);
+            error = Flush(writeTo);
         }
 
         if (error == 0 && (events & (EpollIn | EpollHup | EpollRdHup)) != 0)
@@ -275,7 +591,7 @@ internal sealed partial class EpollLoop : IDisposable
             direction.Start = 0;
             direction.Pending = (int)received;
             pair.Counters.AddBytes(direction.ToServer, (int)received);
-            return Flush(pair, direction);
+            return Flush(direction);
         }
 
         if (received == 0)
@@ -289,9 +605,8 @@ internal sealed partial class EpollLoop : IDisposable
         return errno == EAGAIN ? 0 : errno;
     }
 
-    private static unsafe int Flush(Pair pair, Direction direction)
+    private static unsafe int Flush(Direction direction)
     {
-        _ = pair;
         while (direction.Pending > 0)
         {
             nint sent;
@@ -346,17 +661,22 @@ internal sealed partial class EpollLoop : IDisposable
         }
 
         pair.Release();
-        if (error is null)
+        Interlocked.Decrement(ref _load);
+        if (pair.Session is { } session)
         {
-            pair.Completion.TrySetResult();
+            session.OnForwardingEnded(error);
+        }
+        else if (error is null)
+        {
+            pair.Completion!.TrySetResult();
         }
         else
         {
-            pair.Completion.TrySetException(error);
+            pair.Completion!.TrySetException(error);
         }
     }
 
-    private unsafe void Control(int operation, int fd, uint interest, ulong data)
+    private void Control(int operation, int fd, uint interest, ulong data)
     {
         if (!TryControl(operation, fd, interest, data))
         {
@@ -375,154 +695,4 @@ internal sealed partial class EpollLoop : IDisposable
         Client,
         Backend,
     }
-
-    /// <summary>One direction of a pair: its buffer and what of it is still to be written.</summary>
-    private sealed class Direction(bool toServer)
-    {
-        public bool ToServer { get; } = toServer;
-
-        public int SourceFd { get; set; }
-
-        public int DestinationFd { get; set; }
-
-        public byte[]? Buffer { get; set; }
-
-        public int Start { get; set; }
-
-        public int Pending { get; set; }
-
-        public bool Ended { get; set; }
-    }
-
-    private sealed class ConnectWaiter(Socket socket)
-    {
-        private bool _referenced;
-
-        public long Id { get; set; }
-
-        public int Fd { get; private set; }
-
-        public volatile bool CancelRequested;
-
-        public CancellationTokenRegistration Cancellation { get; set; }
-
-        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public void Open()
-        {
-            socket.SafeHandle.DangerousAddRef(ref _referenced);
-            Fd = (int)socket.SafeHandle.DangerousGetHandle();
-        }
-
-        public void Release()
-        {
-            if (_referenced)
-            {
-                _referenced = false;
-                socket.SafeHandle.DangerousRelease();
-            }
-        }
-    }
-
-    private sealed class Pair(Socket client, Socket backend, ProxyCounters counters)
-    {
-        private bool _clientReferenced;
-        private bool _backendReferenced;
-
-        public long Id { get; set; }
-
-        public ProxyCounters Counters { get; } = counters;
-
-        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Direction ToServer { get; } = new(true);
-
-        public Direction ToClient { get; } = new(false);
-
-        public int ClientFd { get; private set; }
-
-        public int BackendFd { get; private set; }
-
-        public uint ClientInterest { get; set; }
-
-        public uint BackendInterest { get; set; }
-
-        public void Open(int bufferSize)
-        {
-            // Holding the handles keeps the descriptor numbers ours until Release, even if the sockets are disposed meanwhile.
-            client.SafeHandle.DangerousAddRef(ref _clientReferenced);
-            backend.SafeHandle.DangerousAddRef(ref _backendReferenced);
-            client.Blocking = false;
-            backend.Blocking = false;
-            ClientFd = (int)client.SafeHandle.DangerousGetHandle();
-            BackendFd = (int)backend.SafeHandle.DangerousGetHandle();
-            ToServer.SourceFd = ClientFd;
-            ToServer.DestinationFd = BackendFd;
-            ToClient.SourceFd = BackendFd;
-            ToClient.DestinationFd = ClientFd;
-            ToServer.Buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
-            ToClient.Buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
-        }
-
-        public void Release()
-        {
-            if (_clientReferenced)
-            {
-                _clientReferenced = false;
-                client.SafeHandle.DangerousRelease();
-            }
-
-            if (_backendReferenced)
-            {
-                _backendReferenced = false;
-                backend.SafeHandle.DangerousRelease();
-            }
-
-            foreach (var direction in new[] { ToServer, ToClient })
-            {
-                if (direction.Buffer is { } buffer)
-                {
-                    direction.Buffer = null;
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
-            }
-        }
-    }
-
-    [StructLayout(LayoutKind.Sequential, Pack = 1)]
-    private struct EpollEvent
-    {
-        public uint Events;
-        public ulong Data;
-    }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int epoll_create1(int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int epoll_ctl(int epoll, int operation, int fd, EpollEvent* change);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int epoll_wait(int epoll, EpollEvent* events, int maxEvents, int timeout);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int eventfd(uint initial, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint recv(int fd, byte* buffer, nuint length, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint send(int fd, byte* buffer, nuint length, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint read(int fd, void* buffer, nuint length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial nint write(int fd, void* buffer, nuint length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int shutdown(int fd, int how);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int close(int fd);
 }

@@ -11,6 +11,10 @@ internal sealed class ProxyConnection(Socket client, Socket backend, ProxyRoute 
 
     public ProxyRoute Route { get; } = route;
 
+    public Socket Client => client;
+
+    public Socket Backend => backend;
+
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
     /// <summary>Forwards both directions until both have ended or either fails; then both sockets are closed.</summary>
@@ -53,9 +57,14 @@ internal sealed class ProxyConnection(Socket client, Socket backend, ProxyRoute 
             }
         }
 
-        // Shutting down first also wakes a forwarder that holds the descriptors (the epoll loop).
-        ShutdownQuietly(backend);
-        ShutdownQuietly(client);
+        // Shutting down first also wakes a forwarder that holds the descriptors (the epoll loop). After
+        // an ordinary end both directions are shut already and no forwarder is left to wake.
+        if (reset)
+        {
+            ShutdownQuietly(backend);
+            ShutdownQuietly(client);
+        }
+
         backend.Dispose();
         client.Dispose();
     }

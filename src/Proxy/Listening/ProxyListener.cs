@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PgRaft.Proxy.Forwarding;
@@ -12,7 +13,7 @@ namespace PgRaft.Proxy.Listening;
 /// Accepts clients on one port and forwards each to the target its routing source names now.
 /// When the routing changes, connections whose target is no longer valid are closed at once.
 /// </summary>
-internal sealed class ProxyListener : IAsyncDisposable
+internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
 {
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
@@ -71,8 +72,19 @@ internal sealed class ProxyListener : IAsyncDisposable
         _listenSocket = socket;
         LogMessages.ProxyListening(_logger, _options.Role, LocalEndPoint, _options.Forwarding);
         _watchLoop = WatchRoutingAsync(_stopping.Token);
-        _acceptLoop = AcceptLoopAsync(socket, _stopping.Token);
+        if (_forwarder is EpollForwarder epoll)
+        {
+            // The epoll loops accept, route, connect and forward themselves: no task or thread hop per client.
+            epoll.Listen(socket, this);
+        }
+        else
+        {
+            _acceptLoop = AcceptLoopAsync(socket, _stopping.Token);
+        }
     }
+
+    /// <summary>Connections per epoll forwarding thread (empty in other modes).</summary>
+    internal int[] ConnectionsPerForwardingThread => _forwarder is EpollForwarder epoll ? epoll.LoadPerLoop : [];
 
     /// <summary>Stops accepting, closes every connection and waits for the handlers to finish.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -83,6 +95,18 @@ internal sealed class ProxyListener : IAsyncDisposable
         }
 
         await _stopping.CancelAsync();
+        if (_forwarder is EpollForwarder epoll)
+        {
+            try
+            {
+                await epoll.StopListeningAsync().WaitAsync(DrainTimeout, _time, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                // A loop that does not answer accepts nothing either; disposing the forwarder ends it.
+            }
+        }
+
         _listenSocket?.Dispose();
         await _acceptLoop;
         await _watchLoop;
@@ -128,24 +152,171 @@ internal sealed class ProxyListener : IAsyncDisposable
                 continue;
             }
 
-            Interlocked.Increment(ref _handlers);
-            _ = HandleClientAsync(client, cancellationToken);
+            if (Admit(client))
+            {
+                _ = HandleClientAsync(client, null, tuned: false, cancellationToken);
+            }
         }
     }
 
-    private async Task HandleClientAsync(Socket client, CancellationToken cancellationToken)
+    /// <summary>Counts a new client, or refuses it (logged, closed) beyond the connection limit.</summary>
+    private bool Admit(Socket client)
+    {
+        Interlocked.Increment(ref _handlers);
+        if (Interlocked.Increment(ref _clients) <= _options.MaxConnections && !_stopping.IsCancellationRequested)
+        {
+            return true;
+        }
+
+        if (!_stopping.IsCancellationRequested)
+        {
+            Counters.AddRefused();
+            LogMessages.RefusedAtLimit(_logger, _options.Role, SafeRemoteEndPoint(client), _options.MaxConnections);
+        }
+
+        client.Dispose();
+        Leave();
+        return false;
+    }
+
+    private void Leave()
+    {
+        Interlocked.Decrement(ref _clients);
+        Interlocked.Decrement(ref _handlers);
+    }
+
+    private static EndPoint? SafeRemoteEndPoint(Socket client)
     {
         try
         {
-            if (Interlocked.Increment(ref _clients) > _options.MaxConnections)
+            return client.RemoteEndPoint;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Epoll loop thread: a new client. When a target is known by address, the whole connection is
+    /// served on the loops (connect included); holding for a target or a DNS look-up goes async.
+    /// </summary>
+    void IEpollAcceptor.OnAccepted(EpollLoop loop, int descriptor)
+    {
+        Socket client;
+        var handle = new SafeSocketHandle(descriptor, ownsHandle: true);
+        try
+        {
+            client = new Socket(handle);
+        }
+        catch (SocketException e)
+        {
+            handle.Dispose();
+            LogMessages.ClientFailed(_logger, _options.Role, e);
+            return;
+        }
+
+        if (!Admit(client))
+        {
+            return;
+        }
+
+        ProxyRoute? route = null;
+        Socket? backend = null;
+        try
+        {
+            SocketTuning.Apply(client, _options);
+            route = ChooseAndReserve(_routing.Current);
+            if (route is { } chosen && IPAddress.TryParse(chosen.Target.Host, out var address))
             {
-                Counters.AddRefused();
-                LogMessages.RefusedAtLimit(_logger, _options.Role, client.RemoteEndPoint, _options.MaxConnections);
-                client.Dispose();
+                backend = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                SocketTuning.Apply(backend, _options);
+                var connection = new ProxyConnection(client, backend, chosen, _forwarder, Counters);
+                ((EpollForwarder)_forwarder).Start(new LoopSession(this, connection, new IPEndPoint(address, chosen.Target.Port), _options.ConnectTimeout, Counters), loop);
                 return;
             }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            LogMessages.ClientFailed(_logger, _options.Role, e);
+            if (route is { } reserved)
+            {
+                Release(reserved.Target);
+            }
 
-            await ServeAsync(client, cancellationToken);
+            backend?.Dispose();
+            client.Dispose();
+            Leave();
+            return;
+        }
+
+        _ = HandleClientAsync(client, route, tuned: true, _stopping.Token);
+    }
+
+    void IEpollAcceptor.OnAcceptFailed(int errno) =>
+        LogMessages.AcceptPaused(_logger, _options.Role, Marshal.GetPInvokeErrorMessage(errno));
+
+    /// <summary>Epoll loop thread: the session's backend is connected.</summary>
+    internal void OnSessionConnected(LoopSession session)
+    {
+        var connection = session.Connection;
+        Counters.ConnectionOpened();
+        lock (_gate)
+        {
+            _connections.Add(connection);
+        }
+
+        // The routing may have changed since the choice: check again now that the watcher sees this connection.
+        if (!TargetSelection.MayStay(_options.Role, _routing.Current, connection.Route))
+        {
+            Counters.AddCut(1);
+            connection.Close();
+        }
+    }
+
+    /// <summary>Epoll loop thread: the session's backend could not be reached.</summary>
+    internal void OnSessionConnectFailed(LoopSession session, string reason)
+    {
+        var target = session.Connection.Route.Target;
+        Release(target);
+        Counters.AddConnectFailure();
+        if (!_stopping.IsCancellationRequested)
+        {
+            LogMessages.BackendConnectFailed(_logger, _options.Role, target, reason);
+        }
+
+        session.Backend.Dispose();
+        session.Client.Dispose();
+        Leave();
+    }
+
+    /// <summary>Epoll loop thread: the session's forwarding ended (normally when <paramref name="error"/> is null).</summary>
+    internal void OnSessionEnded(LoopSession session, Exception? error)
+    {
+        var connection = session.Connection;
+        lock (_gate)
+        {
+            _connections.Remove(connection);
+        }
+
+        Release(connection.Route.Target);
+        connection.Close(reset: error is not null);
+
+        // The place is free before the counter says so: whoever sees Active drop can connect again.
+        Leave();
+        Counters.ConnectionClosed();
+    }
+
+    private async Task HandleClientAsync(Socket client, ProxyRoute? reserved, bool tuned, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!tuned)
+            {
+                SocketTuning.Apply(client, _options);
+            }
+
+            await ServeAsync(client, reserved, cancellationToken);
         }
         catch (Exception e)
         {
@@ -154,15 +325,14 @@ internal sealed class ProxyListener : IAsyncDisposable
         }
         finally
         {
-            Interlocked.Decrement(ref _clients);
-            Interlocked.Decrement(ref _handlers);
+            Leave();
         }
     }
 
-    private async Task ServeAsync(Socket client, CancellationToken cancellationToken)
+    /// <summary>Serves a client asynchronously; <paramref name="reserved"/> is a route already chosen and counted, if any.</summary>
+    private async Task ServeAsync(Socket client, ProxyRoute? reserved, CancellationToken cancellationToken)
     {
-        SocketTuning.Apply(client, _options);
-        var route = await WaitForRouteAsync(cancellationToken);
+        var route = reserved ?? await WaitForRouteAsync(cancellationToken);
         if (route is not { } chosen)
         {
             Counters.AddHoldTimeout();
@@ -344,6 +514,7 @@ internal sealed class ProxyListener : IAsyncDisposable
                 connection.Close();
             }
 
+            // Counted once closed: whoever sees the count can rely on the cut.
             Counters.AddCut(invalid.Count);
             LogMessages.ConnectionsCut(_logger, _options.Role, invalid.Count, snapshot.Version);
         }

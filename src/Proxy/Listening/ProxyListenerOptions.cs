@@ -39,8 +39,14 @@ internal sealed class ProxyListenerOptions
     /// <summary>Bytes per direction per connection (pooled and epoll modes), or pipe size (splice mode).</summary>
     public int BufferSize { get; init; } = 32 * 1024;
 
-    /// <summary>Epoll mode: how many forwarding threads (each with its own epoll instance).</summary>
-    public int EpollThreads { get; init; } = 1;
+    /// <summary>
+    /// Epoll mode: how many forwarding threads (each with its own epoll instance, accepting and serving
+    /// whole connections, each new one on the least busy thread). Two measured best on 2 cores (-S at
+    /// 8 clients 0.93 × direct against 0.71 × with one: one thread serving every packet in turn adds latency).
+    /// </summary>
+    public int EpollThreads { get; init; } = DefaultEpollThreads;
+
+    public static int DefaultEpollThreads => Math.Min(2, Environment.ProcessorCount);
 
     /// <summary>TCP keepalive on both sockets: idle time before the first probe.</summary>
     public TimeSpan KeepAliveIdle { get; init; } = TimeSpan.FromSeconds(30);

@@ -26,8 +26,11 @@ internal sealed class ProxyHarness : IAsyncDisposable
         ForwardingMode? mode = null,
         TimeSpan? holdTimeout = null,
         int maxConnections = 100,
-        long maxReplicaLagBytes = 1024 * 1024)
+        long maxReplicaLagBytes = 1024 * 1024,
+        int? epollThreads = null,
+        TimeSpan? connectTimeout = null)
     {
+        var defaults = new ProxyListenerOptions { Role = role, Listen = new IPEndPoint(IPAddress.Loopback, 0) };
         var routing = new ProxyRoutingPublisher(initial);
         for (var attempt = 0; ; attempt++)
         {
@@ -36,11 +39,12 @@ internal sealed class ProxyHarness : IAsyncDisposable
                 {
                     Role = role,
                     Listen = new IPEndPoint(IPAddress.Loopback, TestPorts.Next()),
-                    Forwarding = mode ?? new ProxyListenerOptions { Role = role, Listen = new IPEndPoint(IPAddress.Loopback, 0) }.Forwarding,
+                    Forwarding = mode ?? defaults.Forwarding,
+                    EpollThreads = epollThreads ?? defaults.EpollThreads,
                     HoldTimeout = holdTimeout ?? TimeSpan.FromSeconds(5),
                     MaxConnections = maxConnections,
                     MaxReplicaLagBytes = maxReplicaLagBytes,
-                    ConnectTimeout = TimeSpan.FromSeconds(3),
+                    ConnectTimeout = connectTimeout ?? TimeSpan.FromSeconds(3),
                 },
                 routing);
             try
