@@ -89,7 +89,9 @@ internal sealed partial class NodeRuntime
     {
         var state = _stateMachine.Current;
         _lease.Reconfigure(state.Spec.LeaseTimeout, state.Spec.FenceMargin);
-        if (state.View.Primary != _options.NodeId || !_lease.Holder.ShouldRenew(_clock.Now))
+        var isPrimary = state.View.Primary == _options.NodeId;
+        var isSwitchoverTarget = state.Switchover is { To: { } to } && to == _options.NodeId;
+        if (!(isPrimary || isSwitchoverTarget) || !_lease.Holder.ShouldRenew(_clock.Now))
         {
             return;
         }
@@ -139,7 +141,9 @@ internal sealed partial class NodeRuntime
             LogMessages.LeaseAcquired(_logger, generation, (long)remaining.TotalMilliseconds);
         }
 
-        if (remaining > TimeSpan.Zero && _postgres.IsRunning)
+        // A standby's guard gets no deadline: a switchover target's early lease must not stop it if the switchover
+        // is cancelled; the promotion hands the guard its deadline first.
+        if (isPrimary && remaining > TimeSpan.Zero && _postgres.IsRunning)
         {
             try
             {

@@ -27,7 +27,10 @@ internal static class LeaseGrantRule
         }
 
         var view = committed.View;
-        if (view.Primary != request.NodeId)
+        // The named target of a pending switchover may hold a lease before the view names it: it cannot write with
+        // it (only a primary in the view promotes), and the promotion then starts without a lease round trip.
+        var switchoverTarget = view.Primary != request.NodeId && committed.Switchover is { To: { } to } && to == request.NodeId;
+        if (view.Primary != request.NodeId && !switchoverTarget)
         {
             return new(false, $"the view names {view.Primary ?? "no primary"}, not {request.NodeId}, as primary");
         }
@@ -49,7 +52,9 @@ internal static class LeaseGrantRule
             return new(false, $"a failover is due: {failoverDue}");
         }
 
-        return new(true, $"{request.NodeId} is primary at generation {view.Generation}");
+        return switchoverTarget
+            ? new(true, $"{request.NodeId} is the target of the pending switchover from {view.Primary}")
+            : new(true, $"{request.NodeId} is primary at generation {view.Generation}");
     }
 
     /// <summary>Applies a decision to the leader's table: a grant is recorded at <paramref name="now"/>, the time the grant was decided.</summary>

@@ -39,6 +39,24 @@ public sealed class LeaseTests
     }
 
     [Fact]
+    public void The_named_target_of_a_pending_switchover_gets_its_lease_before_the_promotion_and_nobody_else_does()
+    {
+        var switching = PrimaryAt("node1", 4) with
+        {
+            Switchover = new PendingSwitchover("node1", "node2", 4, SwitchoverPhase.CatchingUp, new Lsn(0x5000060), 1, DateTimeOffset.UnixEpoch),
+        };
+        var target = LeaseGrantRule.Decide(new LeaseRequest("node2", 4), true, switching);
+        Assert.True(target.Granted);
+        Assert.Contains("target of the pending switchover", target.Reason, StringComparison.Ordinal);
+        Assert.False(LeaseGrantRule.Decide(new LeaseRequest("node2", 4), false, switching).Granted);
+        Assert.False(LeaseGrantRule.Decide(new LeaseRequest("node1", 4), true, switching).Granted);
+
+        // Without a named target (the best standby at promotion time) nobody is granted ahead.
+        var anyTarget = switching with { Switchover = switching.Switchover! with { To = null } };
+        Assert.False(LeaseGrantRule.Decide(new LeaseRequest("node2", 4), true, anyTarget).Granted);
+    }
+
+    [Fact]
     public void The_table_records_grants_and_says_when_every_lease_has_run_out()
     {
         var table = LeaseTable.StartTerm(Ms(10_000));

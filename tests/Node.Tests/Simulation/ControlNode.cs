@@ -463,7 +463,8 @@ internal sealed class PgraftProcess
             _renewal = null; // cancelled after RenewInterval
         }
 
-        if (state.View.Primary != Id || !Lease.Holder.ShouldRenew(MonotonicClock.Now))
+        var isSwitchoverTarget = state.Switchover is { To: { } to } && to == Id;
+        if ((state.View.Primary != Id && !isSwitchoverTarget) || !Lease.Holder.ShouldRenew(MonotonicClock.Now))
         {
             return;
         }
@@ -496,7 +497,7 @@ internal sealed class PgraftProcess
 
         Lease.Granted(inFlight.T0, inFlight.Generation);
         var remaining = Lease.RemainingUntilFence;
-        if (remaining > TimeSpan.Zero && Postgres.Running)
+        if (Current.View.Primary == Id && remaining > TimeSpan.Zero && Postgres.Running)
         {
             Postgres.RenewLease(remaining);
         }
