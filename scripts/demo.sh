@@ -117,7 +117,7 @@ PgRaft demo cluster is up: node$primary is primary, the other two stream from it
 
   Health endpoints (Patroni-style): curl -i http://127.0.0.1:1800N/primary  (or /replica, /health, /cluster)
 
-  Cause a failover: kill the primary's node (pgraft, its guard and PostgreSQL):
+  Cause a failover: kill -9 the primary's pgraft (its fencing guard then stops PostgreSQL at once):
     kill -9 \$(cat $demo/node$primary/pgraft.pid)
   then watch the others promote a standby: tail -f $demo/node*/pgraft.log
 
