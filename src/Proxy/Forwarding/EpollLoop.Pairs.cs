@@ -26,16 +26,20 @@ internal sealed partial class EpollLoop
     }
 
     /// <summary>A listening socket the loop accepts on; holds its handle so the descriptor stays ours until released.</summary>
-    private sealed class ListenRegistration(Socket socket, IEpollAcceptor acceptor)
+    private sealed class ListenRegistration(Socket socket, IEpollAcceptor acceptor) : RawSocket(socket)
     {
-        private bool _referenced;
-
         public IEpollAcceptor Acceptor { get; } = acceptor;
-
-        public int Fd { get; private set; }
 
         /// <summary>Environment.TickCount64 at which to watch the port again after accept failed; 0 while watched.</summary>
         public long PausedUntil { get; set; }
+    }
+
+    /// <summary>A socket the loop uses by its raw descriptor: holds a reference on the handle from Open to Release.</summary>
+    private abstract class RawSocket(Socket socket)
+    {
+        private bool _referenced;
+
+        public int Fd { get; private set; }
 
         public void Open()
         {
@@ -53,34 +57,15 @@ internal sealed partial class EpollLoop
         }
     }
 
-    private sealed class ConnectWaiter(Socket socket)
+    private sealed class ConnectWaiter(Socket socket) : RawSocket(socket)
     {
-        private bool _referenced;
-
         public long Id { get; set; }
-
-        public int Fd { get; private set; }
 
         public volatile bool CancelRequested;
 
         public CancellationTokenRegistration Cancellation { get; set; }
 
         public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public void Open()
-        {
-            socket.SafeHandle.DangerousAddRef(ref _referenced);
-            Fd = (int)socket.SafeHandle.DangerousGetHandle();
-        }
-
-        public void Release()
-        {
-            if (_referenced)
-            {
-                _referenced = false;
-                socket.SafeHandle.DangerousRelease();
-            }
-        }
     }
 
     /// <summary>A client and its backend. Either a session (driven from accept to end by the loop) or a task completion (<see cref="Add"/>).</summary>
