@@ -131,6 +131,17 @@ public sealed class CorruptionTests
         }).Check(PropertyConfig.Seeded(60));
     }
 
+    /// <summary>60 entries of 200 bytes: several segments at the tests' small segment size.</summary>
+    private static void WriteSeveralSegments(TempDirectory temp)
+    {
+        using var storage = Open(temp.Data);
+        storage.Load();
+        for (var i = 1; i <= 60; i++)
+        {
+            storage.Persist(null, [Entry(i, 1, size: 200)], null);
+        }
+    }
+
     private static int PayloadLength(byte[] file, long offset) => (int)BitConverter.ToUInt32(file, (int)offset);
 
     [Fact]
@@ -184,14 +195,7 @@ public sealed class CorruptionTests
     public void Damage_at_the_end_of_a_segment_that_is_not_the_newest_is_refused()
     {
         using var temp = new TempDirectory();
-        using (var storage = Open(temp.Data))
-        {
-            storage.Load();
-            for (var i = 1; i <= 60; i++)
-            {
-                storage.Persist(null, [Entry(i, 1, size: 200)], null);
-            }
-        }
+        WriteSeveralSegments(temp);
 
         var segments = Segments(temp);
         Assert.True(segments.Length >= 3);
@@ -214,14 +218,7 @@ public sealed class CorruptionTests
     public void A_missing_segment_in_the_middle_is_refused()
     {
         using var temp = new TempDirectory();
-        using (var storage = Open(temp.Data))
-        {
-            storage.Load();
-            for (var i = 1; i <= 60; i++)
-            {
-                storage.Persist(null, [Entry(i, 1, size: 200)], null);
-            }
-        }
+        WriteSeveralSegments(temp);
 
         var segments = Segments(temp);
         File.Delete(segments[1]);
