@@ -300,7 +300,7 @@ internal sealed partial class NodeRuntime
 
         // Not while this node is still becoming primary: a leadership change then would refuse the lease it needs
         // to promote, and the failover would wait for the next leader.
-        if (reports.Latest(_options.NodeId) is not { IsHealthyPrimary: true } own || _clock.Now - own.ReceivedAt >= state.Spec.FailTimeout)
+        if (reports.Latest(_options.NodeId) is not { IsHealthyPrimary: true } own || !own.IsFresh(_clock.Now, state.Spec.FailTimeout))
         {
             return;
         }
