@@ -14,25 +14,17 @@ internal static class SyncPlanner
     public static List<string> Eligible(SentinelInput input, string primary, params IEnumerable<string> excluded)
     {
         var skip = new HashSet<string>(excluded, StringComparer.Ordinal) { primary };
-        var systemId = input.State.Bootstrap?.SystemIdentifier;
-        var eligible = new List<string>();
-        foreach (var member in input.State.Members.Values)
-        {
-            if (skip.Contains(member.NodeId) || member.Tags.NoSync || member.Tags.NoFailover)
-            {
-                continue;
-            }
-
-            if (input.Fresh(member.NodeId) is { IsHealthyStandby: true } report
-                && report.Upstream == primary
-                && report.SystemIdentifier == systemId)
-            {
-                eligible.Add(member.NodeId);
-            }
-        }
-
-        return eligible;
+        return input.State.Members.Keys
+            .Where(id => !skip.Contains(id) && HealthySyncCandidate(input, id) is { } report && report.Upstream == primary)
+            .ToList();
     }
+
+    /// <summary>The member's fresh report when it may be synchronous at all: a healthy standby of this cluster, not nosync or nofailover.</summary>
+    private static KeeperReport? HealthySyncCandidate(SentinelInput input, string id) =>
+        input.State.Members.TryGetValue(id, out var member) && !member.Tags.NoSync && !member.Tags.NoFailover
+        && input.Fresh(id) is { IsHealthyStandby: true } report && report.SystemIdentifier == input.State.Bootstrap?.SystemIdentifier
+            ? report
+            : null;
 
     /// <summary>
     /// Members the new primary already waits for that are healthy standbys but not streaming from it yet: just after a
@@ -49,11 +41,7 @@ internal static class SyncPlanner
             return [];
         }
 
-        var systemId = state.Bootstrap?.SystemIdentifier;
-        return state.View.PrimarySync.Standbys.Where(id =>
-            id != primary
-            && state.Members.TryGetValue(id, out var member) && !member.Tags.NoSync && !member.Tags.NoFailover
-            && input.Fresh(id) is { IsHealthyStandby: true } report && report.SystemIdentifier == systemId);
+        return state.View.PrimarySync.Standbys.Where(id => id != primary && HealthySyncCandidate(input, id) is not null);
     }
 
     /// <summary>What the primary should write into synchronous_standby_names now.</summary>
