@@ -8,6 +8,14 @@ namespace PgRaft.PgControl.Instance;
 
 internal sealed partial class PostgresInstance
 {
+    /// <summary>The local server answers at once or is not up: probes must not hang on it.</summary>
+    private static readonly TimeSpan LocalConnectTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Creates the named physical slots ($1, text[]) that do not exist yet, reserving WAL from now.</summary>
+    private const string CreateMissingSlotsSql =
+        "SELECT pg_create_physical_replication_slot(name, true) FROM unnest($1::text[]) AS name " +
+        "WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = name)";
+
     private const string ProbeSql = """
         SELECT pg_is_in_recovery(),
                (SELECT system_identifier FROM pg_control_system())::text,
@@ -57,14 +65,14 @@ internal sealed partial class PostgresInstance
     /// connection each time (TCP, SCRAM, a forked backend) cost more CPU than the probe. The pool is emptied whenever
     /// the postmaster starts or goes away, so no connection outlives the server it was made to.
     /// </summary>
-    private async Task<NpgsqlConnection> OpenLocalAsync(TimeSpan connectTimeout, CancellationToken cancellationToken)
+    private async Task<NpgsqlConnection> OpenLocalAsync(CancellationToken cancellationToken)
     {
         NpgsqlDataSource dataSource;
         lock (_localGate)
         {
             if (_localDataSource is null)
             {
-                var connectionString = ConnectionStringFor(_options.EffectiveConnectHost, _options.Port, _options.Superuser, connectTimeout);
+                var connectionString = ConnectionStringFor(_options.EffectiveConnectHost, _options.Port, _options.Superuser, LocalConnectTimeout);
                 connectionString.Pooling = true;
                 connectionString.MaxPoolSize = 4;
                 connectionString.ConnectionIdleLifetime = 60;
@@ -111,7 +119,7 @@ internal sealed partial class PostgresInstance
         }
         try
         {
-            await using var connection = await OpenLocalAsync(TimeSpan.FromSeconds(2), cancellationToken);
+            await using var connection = await OpenLocalAsync(cancellationToken);
             await using var batch = new NpgsqlCommand(ProbeSql, connection);
             await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
@@ -158,7 +166,7 @@ internal sealed partial class PostgresInstance
 
     private async Task<IReadOnlyList<string>> QueryRestartRequiredAsync(IReadOnlyList<string> names, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenLocalAsync(TimeSpan.FromSeconds(3), cancellationToken);
+        await using var connection = await OpenLocalAsync(cancellationToken);
         await using var command = new NpgsqlCommand("SELECT name FROM pg_settings WHERE name = ANY($1) AND context = 'postmaster' ORDER BY name", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = names.ToArray() });
         var result = new List<string>();
@@ -172,7 +180,7 @@ internal sealed partial class PostgresInstance
 
     private async Task ExecuteLocalAsync(string sql, CancellationToken cancellationToken, params object[] parameters)
     {
-        await using var connection = await OpenLocalAsync(TimeSpan.FromSeconds(3), cancellationToken);
+        await using var connection = await OpenLocalAsync(cancellationToken);
         await using var command = new NpgsqlCommand(sql, connection);
         foreach (var parameter in parameters)
         {
@@ -196,9 +204,7 @@ internal sealed partial class PostgresInstance
     {
         ValidateSlotName(name);
         RequireRunning();
-        await ExecuteLocalAsync(
-            "SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
-            cancellationToken, name);
+        await ExecuteLocalAsync(CreateMissingSlotsSql, cancellationToken, (object)new[] { name });
     }
 
     /// <summary>Drops a physical slot; no-op when it does not exist. An active slot's walsender is terminated first.</summary>
@@ -228,7 +234,7 @@ internal sealed partial class PostgresInstance
     public async Task<IReadOnlyList<ReplicationSlot>> ListSlotsAsync(CancellationToken cancellationToken)
     {
         RequireRunning();
-        await using var connection = await OpenLocalAsync(TimeSpan.FromSeconds(3), cancellationToken);
+        await using var connection = await OpenLocalAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
             "SELECT slot_name::text, active, restart_lsn::text FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name", connection);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -279,7 +285,7 @@ internal sealed partial class PostgresInstance
             ValidateSlotName(slot);
         }
         LogMessages.Promoting(_logger);
-        await using (var connection = await OpenLocalAsync(TimeSpan.FromSeconds(3), cancellationToken))
+        await using (var connection = await OpenLocalAsync(cancellationToken))
         {
             await using var check = new NpgsqlCommand("SELECT pg_is_in_recovery()", connection);
             if ((bool)(await check.ExecuteScalarAsync(cancellationToken))!)
@@ -307,9 +313,7 @@ internal sealed partial class PostgresInstance
             }
             if (slots.Count > 0)
             {
-                await using var createSlots = new NpgsqlCommand(
-                    "SELECT pg_create_physical_replication_slot(name, true) FROM unnest($1::text[]) AS name " +
-                    "WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = name)", connection)
+                await using var createSlots = new NpgsqlCommand(CreateMissingSlotsSql, connection)
                 {
                     Parameters = { new() { Value = slots.ToArray() } },
                 };

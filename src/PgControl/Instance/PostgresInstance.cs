@@ -235,7 +235,7 @@ internal sealed partial class PostgresInstance : IAsyncDisposable
             {
                 try
                 {
-                    await using var connection = await OpenLocalAsync(TimeSpan.FromSeconds(2), cancellationToken);
+                    await using var connection = await OpenLocalAsync(cancellationToken);
                     await using var command = new NpgsqlCommand("SELECT 1", connection);
                     await command.ExecuteScalarAsync(cancellationToken);
                     return;
