@@ -2,7 +2,8 @@
 # Write outage after kill -9 of the primary's node (pgraft, guard and PostgreSQL), and during a planned switchover,
 # as a client sees it: it connects through a surviving node's proxy port and inserts a row every 20 ms.
 # Usage: bench/failover/run.sh            (RUNS=5 by default; ports 29011-29053; data under a temp folder;
-#        KEEP_LOGS=1 keeps the folder with every node's log; LOG_LEVEL=Debug for the sentinel's every wait)
+#        KEEP_LOGS=1 keeps the folder with every node's log; LOG_LEVEL=Debug for the sentinel's every wait;
+#        ONLY=crash or ONLY=switchover runs just that kind)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-5}
@@ -52,7 +53,12 @@ wait_healthy() {
 for n in "${nodes[@]}"; do start_node "$n"; done
 export PGPASSWORD; PGPASSWORD=$(cat "$work/su.password")
 primary=$(wait_healthy)
-psql -q -h 127.0.0.1 -p 29041 -U postgres -c "create table if not exists bench (id bigserial primary key, at timestamptz default now())" >/dev/null
+# Through the proxy; retried, since on a busy machine the first primary may still be settling (e.g. refenced once).
+for attempt in $(seq 1 60); do
+  psql -q -h 127.0.0.1 -p 29041 -U postgres -c "create table if not exists bench (id bigserial primary key, at timestamptz default now())" >/dev/null 2>&1 && break
+  [ "$attempt" -lt 60 ] || { echo "could not create the bench table through the proxy; logs in $work" >&2; trap - EXIT; exit 1; }
+  sleep 1
+done
 
 # Inserts every 20 ms over one connection through $1's proxy (reconnecting after any error) until $2 exists;
 # logs the wall-clock ms of every acknowledged insert.
@@ -74,7 +80,10 @@ writer_flowing() {
 outage() { awk -v mark="$2" '{ t = ($1 == "end") ? $2 : $1 } have && t > mark { g = t - prev; if (g > max) max = g } { prev = t; have = 1 } END { printf "%.2f", max / 1000 }' "$1"; }
 
 crash=(); switch=()
+only=${ONLY:-}
+case "$only" in ''|crash|switchover) ;; *) echo "ONLY must be crash or switchover (is '$only')" >&2; exit 2;; esac
 for i in $(seq 1 "$runs"); do
+  if [ "$only" != switchover ]; then
   primary=$(wait_healthy)
   entry=$(for n in "${nodes[@]}"; do [ "$n" != "$primary" ] && echo "$n" && break; done)
   writer "2904$entry" "$work/stop" "$work/acks" & wpid=$!
@@ -87,7 +96,9 @@ for i in $(seq 1 "$runs"); do
   crash+=("$(outage "$work/acks" "$mark")")
   echo "crash run $i: node$primary killed, write outage ${crash[-1]} s"
   start_node "$primary"
+  fi
 
+  if [ "$only" != crash ]; then
   primary=$(wait_healthy)
   entry=$(for n in "${nodes[@]}"; do [ "$n" != "$primary" ] && echo "$n" && break; done)
   writer "2904$entry" "$work/stop" "$work/acks" & wpid=$!
@@ -97,10 +108,11 @@ for i in $(seq 1 "$runs"); do
   sleep 2; touch "$work/stop"; wait "$wpid"; rm -f "$work/stop"
   switch+=("$(outage "$work/acks" "$mark")")
   echo "switchover run $i: node$primary -> node$entry, write outage ${switch[-1]} s"
+  fi
 done
 
 summary() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "median %.2f s, max %.2f s over %d runs", m, a[NR], NR }'; }
 echo
-echo "kill -9 of the primary's node: $(summary "${crash[@]}")"
-echo "planned switchover:            $(summary "${switch[@]}")"
+[ ${#crash[@]} -eq 0 ] || echo "kill -9 of the primary's node: $(summary "${crash[@]}")"
+[ ${#switch[@]} -eq 0 ] || echo "planned switchover:            $(summary "${switch[@]}")"
 echo "(load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores)"

@@ -26,6 +26,7 @@ internal enum PgControlError
     RewindFailed,
     CloneFailed,
     PasswordMissing,
+    SourceNotReady,
 }
 
 /// <summary>A PgControl failure with a message naming what is wrong and how to fix it; never carries a secret.</summary>

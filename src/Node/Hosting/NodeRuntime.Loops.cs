@@ -162,23 +162,10 @@ internal sealed partial class NodeRuntime
     {
         var term = RequireLeader();
         _duties.EnsureTerm(term);
-        var spec = _stateMachine.Current.Spec;
-        var clock = _duties.Accept(report, _options.NodeId, spec);
+        var clock = _duties.Accept(report, _options.NodeId, _stateMachine.Current.Spec);
         _sentinelSignal.Set();
         var (reports, _) = _duties.Snapshot();
-        var now = _clock.Now;
-        var primaryPosition = _stateMachine.Current.View.Primary is { } primary ? reports.Latest(primary)?.Position : null;
-        var nodes = reports.Nodes.Values
-            .Select(r => r.Latest)
-            .Select(r => new NodeHealth(
-                r.NodeId,
-                r.PostgresRunning && r.IsFresh(now, spec.FailTimeout),
-                r.Role,
-                r.Healthy,
-                primaryPosition is { } p && r.Position is { } position ? (long)p.BytesSince(position) : (r.Role == PgRole.Primary ? 0 : long.MaxValue),
-                r.Position,
-                (now - r.ReceivedAt).TotalSeconds))
-            .ToList();
+        var nodes = HealthTable.From(reports, _stateMachine.Current, _clock.Now);
         return Task.FromResult(new ReportAck(_options.NodeId, nodes, clock));
     }
 
@@ -226,6 +213,7 @@ internal sealed partial class NodeRuntime
 
         _duties.EnsureTerm(soft.Term);
         var state = _stateMachine.Current;
+        _duties.ObservePrimary(state.View.Primary);
         var (reports, leases) = _duties.Snapshot();
         var decision = SentinelRules.Decide(new SentinelInput(state, reports, _clock.Now, leases, _time.GetUtcNow()));
         if (decision.Command is null)
@@ -343,7 +331,7 @@ internal sealed partial class NodeRuntime
 
     private Task PublishRoutingOnceAsync(CancellationToken cancellationToken)
     {
-        var next = ProxyRouting.Compute(_stateMachine.Current, _raft.LeaderId is not null, _health);
+        var next = ProxyRouting.Compute(_stateMachine.Current, _leaderContact.Observe(_raft.LeaderId, _clock.Now), _health);
         if (!ProxyRouting.SameRouting(next, _routing.Current))
         {
             _routing.Publish(next);

@@ -48,6 +48,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
     private readonly LoopSignal _leaseSignal = new();
     private readonly LoopSignal _sentinelSignal = new();
     private readonly LoopSignal _routingSignal = new();
+    private readonly LeaderContact _leaderContact = new(TimeSpan.FromMilliseconds(250));
     private volatile IReadOnlyList<NodeHealth>? _health;
 
     public NodeRuntime(NodeOptions options, ILoggerFactory loggers, TimeProvider time)

@@ -35,6 +35,7 @@ internal sealed class KeeperService(
     private PostgresConfiguration? _written;
     private (SyncConfig Sync, Lsn? FlushLsn)? _appliedSyncLsn;
     private bool _checkpointAfterPromotion;
+    private volatile string? _rebuilding;
 
     /// <summary>The last observation, for the health endpoints.</summary>
     public LocalPostgres Local { get; private set; } = LocalPostgres.Missing;
@@ -50,7 +51,11 @@ internal sealed class KeeperService(
     {
         var current = state();
         var observedAfter = _leaderClock.BeforeProbe();
-        var (local, status) = await ObserveAsync(cancellationToken);
+        // While initdb, a clone or a rewind rewrites the data directory, it cannot be read (no pg_control yet, or
+        // moved aside): report that, rather than fail and fall silent, which would look like a dead node.
+        var (local, status) = _rebuilding is { } rebuilding
+            ? (LocalPostgres.Missing, PostgresStatus.Stopped(rebuilding))
+            : await ObserveAsync(cancellationToken);
         Local = local;
         _leaderClock.Received(await report(BuildReport(current, local, status) with { ObservedAfter = observedAfter }, cancellationToken));
     }
@@ -156,6 +161,25 @@ internal sealed class KeeperService(
     }
 
     private async Task ExecuteAsync(KeeperAction action, ClusterState current, CancellationToken cancellationToken)
+    {
+        _rebuilding = action switch
+        {
+            InitializeAction => "initialising the data directory (initdb)",
+            CloneAction clone => $"cloning the data directory from {clone.Upstream}",
+            RewindAction rewind => $"rewinding the data directory (or re-cloning) to follow {rewind.Source}",
+            _ => null,
+        };
+        try
+        {
+            await ExecuteStepAsync(action, current, cancellationToken);
+        }
+        finally
+        {
+            _rebuilding = null;
+        }
+    }
+
+    private async Task ExecuteStepAsync(KeeperAction action, ClusterState current, CancellationToken cancellationToken)
     {
         var generation = current.View.Generation;
         switch (action)

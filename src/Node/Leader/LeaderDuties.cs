@@ -115,6 +115,15 @@ internal sealed class LeaderDuties(MonotonicClock clock)
         }
     }
 
+    /// <summary>Notes which node the view names primary, so its failure is timed from its naming at the earliest.</summary>
+    public void ObservePrimary(string? primary)
+    {
+        lock (_gate)
+        {
+            _leases = _leases.WithNamedPrimary(primary, clock.Now);
+        }
+    }
+
     public (ReportTable Reports, LeaseTable Leases) Snapshot()
     {
         lock (_gate)

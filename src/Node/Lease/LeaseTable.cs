@@ -16,6 +16,15 @@ internal sealed record LeaseTable(TimeSpan TermStartedAt, ImmutableSortedDiction
 
     public TimeSpan? LastGrantTo(string nodeId) => LastGrant.TryGetValue(nodeId, out var at) ? at : null;
 
+    /// <summary>The primary the view named when this leader last looked, and since when (on this leader's clock).</summary>
+    public (string NodeId, TimeSpan Since)? NamedPrimary { get; init; }
+
+    public LeaseTable WithNamedPrimary(string? primary, TimeSpan now) =>
+        primary is null || NamedPrimary?.NodeId == primary ? this : this with { NamedPrimary = (primary, now) };
+
+    /// <summary>Since when (this leader's clock) the view has named <paramref name="nodeId"/> primary, if it does.</summary>
+    public TimeSpan? NamedSince(string nodeId) => NamedPrimary is { } named && named.NodeId == nodeId ? named.Since : null;
+
     /// <summary>
     /// The earliest moment at which no lease <paramref name="nodeId"/> got from this leader, or from any earlier leader,
     /// can still be valid: leaseTimeout plus the drift margin after both the last grant and the start of this term.

@@ -47,8 +47,15 @@ internal static class SentinelRules
             lastAlive = stoppedAt;
         }
 
-        // A new leader has no reports yet: give the primary failTimeout from the start of the term.
+        // A new leader has no reports yet: give the primary failTimeout from the start of the term. A node just named
+        // (to bootstrap, above all, where it was never healthy before) gets failTimeout from its naming too; else a
+        // replacement chosen long into the term would count as failed at once and be replaced in turn.
         var since = lastAlive is { } alive && alive > input.TermStartedAt ? alive : input.TermStartedAt;
+        if (input.Leases.NamedSince(primary) is { } named && named > since)
+        {
+            since = named;
+        }
+
         var quiet = input.Now - since;
         if (quiet < input.Spec.FailTimeout)
         {

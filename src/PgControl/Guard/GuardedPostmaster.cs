@@ -17,6 +17,7 @@ internal sealed class GuardedPostmaster : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TaskCompletionSource<int> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<PostmasterExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _guardGone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private string? _fenceReason;
     private int? _exitCode;
@@ -139,7 +140,10 @@ internal sealed class GuardedPostmaster : IAsyncDisposable
                         LogMessages.GuardFencing(_logger, argument ?? "?");
                         break;
                     case GuardProtocol.Exited when int.TryParse(argument, CultureInfo.InvariantCulture, out var code):
+                        // The guard says so only once the postmaster and everything left of its process group are
+                        // gone, so the data directory is free now; the guard's own exit can take tens of milliseconds.
                         _exitCode = code;
+                        _exited.TrySetResult(new PostmasterExit(_started.Task.IsCompleted ? code : null, _fenceReason));
                         break;
                     default:
                         break;
@@ -155,6 +159,7 @@ internal sealed class GuardedPostmaster : IAsyncDisposable
         _started.TrySetException(new PgControlException(PgControlError.StartFailed, "The guard exited before it launched the postmaster."));
         _ = _started.Task.Exception; // observed
         _exited.TrySetResult(exit);
+        _guardGone.TrySetResult();
     }
 
     private int? SafeExitCode()
@@ -198,7 +203,7 @@ internal sealed class GuardedPostmaster : IAsyncDisposable
         using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
-            await _exited.Task.WaitAsync(wait.Token);
+            await _guardGone.Task.WaitAsync(wait.Token);
         }
         catch (OperationCanceledException)
         {

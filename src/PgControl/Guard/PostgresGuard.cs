@@ -183,9 +183,13 @@ internal sealed class PostgresGuard
             {
                 if (_postmasterExited)
                 {
+                    // Take down anything of the postmaster's group that outlived it before saying it is gone:
+                    // the caller may start a new postmaster on the same data directory as soon as it reads the line.
+                    if (NativeMethods.KillGroup(_postmasterPid, NativeMethods.SIGKILL))
+                    {
+                        WaitUntilGroupGone(_postmasterPid, TimeSpan.FromSeconds(2));
+                    }
                     WriteLine($"{GuardProtocol.Exited} {_exitCode}");
-                    // Take down anything of the postmaster's group that outlived it.
-                    NativeMethods.KillGroup(_postmasterPid, NativeMethods.SIGKILL);
                     return _exitCode;
                 }
             }
@@ -218,6 +222,16 @@ internal sealed class PostgresGuard
                 wait = TimeSpan.FromSeconds(Math.Max(0, remainingTicks) / (double)Stopwatch.Frequency);
             }
             _wakeup.Wait(wait < TimeSpan.Zero ? TimeSpan.Zero : wait);
+        }
+    }
+
+    /// <summary>Stragglers that outlived the postmaster hold its shared memory until they are reaped.</summary>
+    private static void WaitUntilGroupGone(int processGroup, TimeSpan limit)
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (NativeMethods.KillGroup(processGroup, 0) && Stopwatch.GetElapsedTime(started) < limit)
+        {
+            Thread.Sleep(5);
         }
     }
 

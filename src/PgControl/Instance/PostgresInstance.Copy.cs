@@ -129,7 +129,15 @@ internal sealed partial class PostgresInstance
         var localEnd = knownLocalEnd is { } known ? Lsn.Max(known, control.WalEndEstimate) : control.WalEndEstimate;
         var local = new LocalWalState(control.SystemIdentifier, control.CheckpointTimeline, localEnd, control.DataChecksums || control.WalLogHints);
         var remote = await ReadSourceStateAsync(source, cancellationToken);
-        return RewindAssessor.Assess(local, remote);
+        var assessment = RewindAssessor.Assess(local, remote);
+        if (remote.InRecovery && assessment.Decision != RewindDecision.NotNeeded)
+        {
+            // A source still in recovery (typically a promotion not finished yet) shows a timeline that may lag its
+            // real one: neither pg_rewind nor a clone should trust it. The caller retries once it is a primary.
+            throw new PgControlException(PgControlError.SourceNotReady,
+                $"{source} is still in recovery (a promotion not finished yet?), so whether this server must be rewound cannot be told yet ({assessment.Reason}); retry once it runs as a primary.");
+        }
+        return assessment;
     }
 
     /// <summary>
@@ -177,7 +185,7 @@ internal sealed partial class PostgresInstance
     {
         await using var connection = await OpenUpstreamAsync(source, cancellationToken);
         await using var command = new NpgsqlCommand("""
-            SELECT (SELECT system_identifier FROM pg_control_system())::text,
+            SELECT (SELECT system_identifier FROM pg_control_system())::text, pg_is_in_recovery(),
                    CASE WHEN pg_is_in_recovery()
                         THEN COALESCE(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text
                         ELSE pg_current_wal_flush_lsn()::text END,
@@ -186,14 +194,16 @@ internal sealed partial class PostgresInstance
                         ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END
             """, connection);
         ulong systemIdentifier;
+        bool inRecovery;
         Lsn position;
         int timeline;
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             await reader.ReadAsync(cancellationToken);
             systemIdentifier = ulong.Parse(reader.GetString(0), System.Globalization.CultureInfo.InvariantCulture);
-            position = reader.IsDBNull(1) ? Lsn.Zero : Lsn.Parse(reader.GetString(1));
-            timeline = reader.GetInt32(2);
+            inRecovery = reader.GetBoolean(1);
+            position = reader.IsDBNull(2) ? Lsn.Zero : Lsn.Parse(reader.GetString(2));
+            timeline = reader.GetInt32(3);
         }
         IReadOnlyList<TimelineHistoryEntry> history = [];
         if (timeline > 1)
@@ -203,7 +213,7 @@ internal sealed partial class PostgresInstance
             var text = (string)(await historyCommand.ExecuteScalarAsync(cancellationToken))!;
             history = RewindAssessor.ParseHistory(text);
         }
-        return new SourceWalState(systemIdentifier, timeline, position, history);
+        return new SourceWalState(systemIdentifier, timeline, position, history, inRecovery);
     }
 
     private void RequireStopped(string what)

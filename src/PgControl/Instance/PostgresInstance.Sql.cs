@@ -290,6 +290,7 @@ internal sealed partial class PostgresInstance
             await using var check = new NpgsqlCommand("SELECT pg_is_in_recovery()", connection);
             if ((bool)(await check.ExecuteScalarAsync(cancellationToken))!)
             {
+                await ApplySynchronousStandbyNamesBeforePromotionAsync(connection, cancellationToken);
                 // pg_promote(true) checks for the end of recovery only every 100 ms; the loop below asks every 10 ms.
                 await using var promote = new NpgsqlCommand("SELECT pg_promote(false)", connection);
                 if (!(bool)(await promote.ExecuteScalarAsync(cancellationToken))!)
@@ -326,6 +327,37 @@ internal sealed partial class PostgresInstance
         if (changed.Count > 0)
         {
             await ReloadAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// A standby runs without synchronous_standby_names; the primary's set must be in force before the first commit
+    /// after the promotion, or that commit is acknowledged before any synchronous standby has it. The standby's
+    /// upstream stays as it is until the promotion is done, so it keeps receiving WAL meanwhile.
+    /// </summary>
+    private async Task ApplySynchronousStandbyNamesBeforePromotionAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var wanted = _configuration.SynchronousStandbyNames;
+        var (changed, _) = await WriteServerFilesAsync(ServerRole.Primary, cancellationToken, touchSignalFiles: false);
+        if (changed.Count == 0)
+        {
+            return;
+        }
+        await using (var reload = new NpgsqlCommand("SELECT pg_reload_conf()", connection))
+        {
+            await reload.ExecuteScalarAsync(cancellationToken);
+        }
+        // A backend re-reads the files at its next command once the postmaster has passed the signal on (to the
+        // checkpointer too, which publishes whether commits wait); a bounded wait for this one to show the set.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            await using var show = new NpgsqlCommand("SELECT current_setting('synchronous_standby_names')", connection);
+            if ((string?)await show.ExecuteScalarAsync(cancellationToken) == wanted)
+            {
+                return;
+            }
+            await Task.Delay(2, cancellationToken);
         }
     }
 

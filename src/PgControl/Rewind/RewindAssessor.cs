@@ -26,7 +26,8 @@ internal sealed record LocalWalState(ulong SystemIdentifier, int Timeline, Lsn E
 
 /// <param name="Position">The source's current WAL position (flush on a primary, replay on a standby).</param>
 /// <param name="History">The source's timeline history (ancestors of its current timeline).</param>
-internal sealed record SourceWalState(ulong SystemIdentifier, int Timeline, Lsn Position, IReadOnlyList<TimelineHistoryEntry> History);
+/// <param name="InRecovery">The source is a standby (or still finishing its promotion), so its timeline may lag.</param>
+internal sealed record SourceWalState(ulong SystemIdentifier, int Timeline, Lsn Position, IReadOnlyList<TimelineHistoryEntry> History, bool InRecovery = false);
 
 /// <summary>Decides from timelines and WAL positions whether a server must be rewound to follow a source.</summary>
 internal static class RewindAssessor

@@ -1,4 +1,5 @@
 using PgRaft.Node.Cluster;
+using PgRaft.Node.Lease;
 using PgRaft.Node.Sentinel;
 using static PgRaft.Node.Tests.Sentinel.Scenario;
 
@@ -137,6 +138,36 @@ public sealed class SentinelConvergeTests
         Assert.Equal(new RecordBootstrap("node2", SystemId), record);
         Assert.Equal(SystemId, scenario.State.Bootstrap!.SystemIdentifier);
     }
+    [Fact]
+    public void A_node_named_to_bootstrap_long_into_the_term_gets_failTimeout_from_its_naming()
+    {
+        // Under heavy load the first initialiser let its lease lapse 24 s into the term; the sentinel named node2
+        // instead, then at once replaced node2 ("unhealthy for 24.3 s"), and node1, and node2 again: four views in
+        // 100 ms and two initdb runs.
+        var scenario = new Scenario(ReplicationMode.Async);
+        scenario.State = scenario.State with { View = ClusterView.Empty with { Generation = 2, Primary = "node2" }, Bootstrap = null };
+        scenario.Leases = LeaseTable.StartTerm(S(76)).WithNamedPrimary("node2", S(100));
+        foreach (var id in new[] { "node1", "node2", "node3" })
+        {
+            scenario.Reports = scenario.Reports.With(new KeeperReport { NodeId = id, ReceivedAt = S(100), ObservedAt = S(100), Error = id == "node2" ? "initialising the data directory (initdb)" : null });
+        }
+
+        scenario.Now = S(100.3);
+        var waiting = scenario.Step();
+        Assert.Null(waiting.Command);
+        Assert.Contains("waiting for node2 to initialise", waiting.Reason, StringComparison.Ordinal);
+
+        // Not healthy failTimeout (1.5 s) after its naming, and holding no lease: replaced.
+        scenario.Now = S(101.6);
+        foreach (var id in new[] { "node1", "node2", "node3" })
+        {
+            scenario.Reports = scenario.Reports.With(new KeeperReport { NodeId = id, ReceivedAt = S(101.5), ObservedAt = S(101.5) });
+        }
+
+        var replaced = Assert.IsType<ChangeView>(scenario.Step().Command);
+        Assert.NotEqual("node2", replaced.View.Primary);
+    }
+
     [Fact]
     public void Just_after_a_promotion_a_reconnecting_sync_standby_is_kept_not_dropped_and_added_back()
     {

@@ -125,6 +125,72 @@ public sealed class ReplicationTests
         Assert.DoesNotContain(await s2.Instance.ListSlotsAsync(None), s => s.Name == "p");
     }
 
+    /// <summary>
+    /// A promoted standby waits for its synchronous standbys from its very first commit: the set the primary will write
+    /// is in force before the promotion starts, not reloaded after the server became writable.
+    /// </summary>
+    [Fact]
+    public async Task Promotion_puts_the_synchronous_standby_names_in_force_before_the_server_becomes_writable()
+    {
+        using var directory = new TempDirectory("promote-sync");
+        await using var primary = await TestNode.FromTemplateAsync(directory, "a");
+        await using var standby = TestNode.Empty(directory, "b");
+        await standby.Instance.WriteConfigurationAsync(new PostgresConfiguration { Parameters = TestEnvironment.FastParameters }, None);
+        await primary.Instance.StartAsync(ServerRole.Primary, cancellationToken: None);
+        await TestEnvironment.ExecuteAsync(primary.Port, "CREATE TABLE items (id serial PRIMARY KEY, tag text NOT NULL)");
+        await standby.Instance.CloneFromAsync(primary.AsUpstream(), None);
+        await standby.Instance.StartAsync(ServerRole.Standby, cancellationToken: None);
+        Assert.Equal("", await TestEnvironment.QueryAsync<string>(standby.Port, "SELECT current_setting('synchronous_standby_names')"));
+
+        // The keeper writes the primary's configuration (a set naming a standby that does not exist) before promoting.
+        await standby.Instance.WriteConfigurationAsync(standby.Instance.Configuration with { SynchronousStandbyNames = "ANY 1 (nobody)" }, None);
+        await primary.Instance.StopAsync(StopMode.Fast, None);
+        await standby.Instance.PromoteAsync([], None);
+
+        var log = await File.ReadAllLinesAsync(standby.Instance.Options.LogFileFull);
+        var setAt = Array.FindIndex(log, line => line.Contains("parameter \"synchronous_standby_names\" changed to \"ANY 1 (nobody)\"", StringComparison.Ordinal));
+        var promotedAt = Array.FindIndex(log, line => line.Contains("received promote request", StringComparison.Ordinal));
+        Assert.True(promotedAt >= 0, "the server log shows the promotion");
+        Assert.True(setAt >= 0 && setAt < promotedAt, $"synchronous_standby_names changed at log line {setAt}, the promotion request at {promotedAt}");
+
+        var commit = TestEnvironment.ExecuteAsync(standby.Port, "INSERT INTO items (tag) VALUES ('unprotected?')");
+        await Task.Delay(1000);
+        Assert.False(commit.IsCompleted, "the first commit after the promotion must wait for a synchronous standby");
+        await standby.Instance.WriteConfigurationAsync(standby.Instance.Configuration with { SynchronousStandbyNames = "" }, None);
+        await standby.Instance.ReloadAsync(None);
+        await commit.WaitAsync(Patience);
+    }
+
+    /// <summary>
+    /// A source still in recovery (a new primary whose promotion is not finished) shows a timeline that may lag: a
+    /// server on a newer timeline is neither rewound against it nor re-cloned from it, and its directory stays as it is.
+    /// </summary>
+    [Fact]
+    public async Task No_rewind_or_clone_from_a_source_still_in_recovery()
+    {
+        using var directory = new TempDirectory("not-ready");
+        await using var source = await TestNode.FromTemplateAsync(directory, "a");
+        await using var local = TestNode.Empty(directory, "b");
+        await local.Instance.WriteConfigurationAsync(new PostgresConfiguration { Parameters = TestEnvironment.FastParameters }, None);
+        await source.Instance.StartAsync(ServerRole.Primary, cancellationToken: None);
+        await local.Instance.CloneFromAsync(source.AsUpstream(), None);
+        await local.Instance.StartAsync(ServerRole.Standby, cancellationToken: None);
+        await local.Instance.PromoteAsync([], None);
+        await local.Instance.CheckpointAsync(None);
+        await local.Instance.StopAsync(StopMode.Fast, None);
+
+        // The source restarts as a standby: in recovery, on timeline 1, while the local server is on timeline 2.
+        await source.Instance.StopAsync(StopMode.Fast, None);
+        await source.Instance.StartAsync(ServerRole.Standby, cancellationToken: None);
+        Assert.True((await source.Instance.ProbeAsync(None)).InRecovery);
+
+        var error = await Assert.ThrowsAsync<PgControlException>(() => local.Instance.RewindOrCloneAsync(source.AsUpstream(), null, None));
+        Assert.Equal(PgControlError.SourceNotReady, error.Error);
+        Assert.Contains("still in recovery", error.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetDirectories(directory.Path, "b*.old-*"));
+        Assert.Equal(2, (await local.Instance.ReadControlDataAsync(None)).CheckpointTimeline);
+    }
+
     /// <summary>When the WAL pg_rewind needs is gone, the old primary is cloned instead and its directory kept aside.</summary>
     [Fact]
     public async Task Rewind_impossible_falls_back_to_a_clone_keeping_the_old_directory()
