@@ -108,6 +108,8 @@ public sealed class ForwardingThreadTests
             await using var proxy = ProxyHarness.Start(
                 ProxyHarness.PrimaryAt(silentPort),
                 mode: Enum.Parse<ForwardingMode>(modeName),
+                // No hold: a read-write client whose connect failed would otherwise wait for the primary to come back.
+                holdTimeout: TimeSpan.Zero,
                 connectTimeout: TimeSpan.FromMilliseconds(700));
             using var client = await ConnectAsync(proxy.Port);
 

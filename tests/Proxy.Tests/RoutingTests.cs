@@ -91,15 +91,53 @@ public sealed class RoutingTests(PostgresCluster cluster)
     }
 
     [Fact]
-    public async Task An_unreachable_backend_closes_the_client_cleanly()
+    public async Task An_unreachable_primary_holds_the_client_then_closes_it_cleanly_at_the_hold_timeout()
     {
         var closedPort = TestPorts.Next();
-        await using var proxy = ProxyHarness.Start(ProxyHarness.PrimaryAt(closedPort));
+        await using var proxy = ProxyHarness.Start(ProxyHarness.PrimaryAt(closedPort), holdTimeout: TimeSpan.FromMilliseconds(1500));
 
-        await Assert.ThrowsAnyAsync<NpgsqlException>(() => cluster.Primary.OpenAsync(proxy.Port));
+        var error = await Assert.ThrowsAnyAsync<NpgsqlException>(() => cluster.Primary.OpenAsync(proxy.Port));
+
+        Assert.IsNotType<PostgresException>(error);
+        Assert.True(proxy.Listener.Counters.ConnectFailures >= 2, $"retried while held: {proxy.Listener.Counters.ConnectFailures} attempts");
+        Assert.Equal(1, proxy.Listener.Counters.Held);
+        Assert.Equal(1, proxy.Listener.Counters.HoldTimeouts);
+        Assert.Equal(0, proxy.Listener.Counters.Active);
+    }
+
+    [Fact]
+    public async Task A_client_refused_by_the_old_primary_is_held_and_reaches_the_new_one()
+    {
+        // A failover as the read-write port sees it: the named primary refuses (stopped), then the routing names another.
+        var closedPort = TestPorts.Next();
+        var primary = cluster.Servers[1];
+        await using var proxy = ProxyHarness.Start(ProxyHarness.PrimaryAt(closedPort), holdTimeout: TimeSpan.FromSeconds(20));
+
+        var held = primary.OpenAsync(proxy.Port);
+        await WaitUntil(() => proxy.Listener.Counters.ConnectFailures >= 1 && proxy.Listener.Counters.Held == 1);
+        Assert.False(held.IsCompleted);
+        proxy.Routing.Publish(ProxyHarness.PrimaryAt(primary.Port));
+
+        await using var connection = await held.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(primary.Port, await ServerPort(connection));
+        Assert.Equal(0, proxy.Listener.Counters.HoldTimeouts);
+    }
+
+    [Fact]
+    public async Task The_read_only_port_closes_a_client_whose_standby_is_unreachable()
+    {
+        var closedPort = TestPorts.Next();
+        var routing = ProxyRoutingSnapshot.Nothing with
+        {
+            InContactWithMajority = true,
+            Standbys = [new StandbyCandidate("gone", new ProxyEndpoint("127.0.0.1", closedPort), true, 0, false)],
+        };
+        await using var proxy = ProxyHarness.Start(routing, role: ProxyRole.ReadOnly, holdTimeout: TimeSpan.FromSeconds(20));
+
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => cluster.Primary.OpenAsync(proxy.Port)).WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal(1, proxy.Listener.Counters.ConnectFailures);
-        Assert.Equal(0, proxy.Listener.Counters.Active);
+        Assert.Equal(0, proxy.Listener.Counters.HoldTimeouts);
     }
 
     [Fact]

@@ -17,6 +17,9 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
 {
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>How soon a held read-write client tries a target it could not reach again, if the routing stays.</summary>
+    private static readonly TimeSpan ConnectRetryInterval = TimeSpan.FromMilliseconds(100);
+
     private readonly ProxyListenerOptions _options;
     private readonly IProxyRoutingSource _routing;
     private readonly ILogger _logger;
@@ -274,20 +277,52 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
         }
     }
 
-    /// <summary>Epoll loop thread: the session's backend could not be reached.</summary>
+    /// <summary>
+    /// Epoll loop thread: the session's backend could not be reached. A read-write client has sent nothing yet that
+    /// was read, so it is held like a client without a target (a refused primary is usually one being replaced).
+    /// </summary>
     internal void OnSessionConnectFailed(LoopSession session, string reason)
     {
         var target = session.Connection.Route.Target;
         Release(target);
         Counters.AddConnectFailure();
-        if (!_stopping.IsCancellationRequested)
+        session.Backend.Dispose();
+        if (_stopping.IsCancellationRequested)
         {
-            LogMessages.BackendConnectFailed(_logger, _options.Role, target, reason);
+            session.Client.Dispose();
+            Leave();
+            return;
         }
 
-        session.Backend.Dispose();
+        LogMessages.BackendConnectFailed(_logger, _options.Role, target, reason);
+        if (HoldsAfterConnectFailure)
+        {
+            _ = HandleClientAsync(session.Client, null, tuned: true, _stopping.Token, new FailedTarget(target, _routing.Current.Version, _time.GetTimestamp()));
+            return;
+        }
+
         session.Client.Dispose();
         Leave();
+    }
+
+    private bool HoldsAfterConnectFailure => _options.Role == ProxyRole.ReadWrite && _options.HoldTimeout > TimeSpan.Zero;
+
+    /// <summary>A target a held client could not reach, at which routing version, and when its hold started.</summary>
+    private readonly record struct FailedTarget(ProxyEndpoint Target, long RoutingVersion, long HeldSince);
+
+    /// <summary>A client counts once as held, however often it waits.</summary>
+    private sealed class HoldCount
+    {
+        private bool _counted;
+
+        public void Count(ProxyCounters counters)
+        {
+            if (!_counted)
+            {
+                _counted = true;
+                counters.AddHeld();
+            }
+        }
     }
 
     /// <summary>Epoll loop thread: the session's forwarding ended (normally when <paramref name="error"/> is null).</summary>
@@ -307,7 +342,7 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
         Counters.ConnectionClosed();
     }
 
-    private async Task HandleClientAsync(Socket client, ProxyRoute? reserved, bool tuned, CancellationToken cancellationToken)
+    private async Task HandleClientAsync(Socket client, ProxyRoute? reserved, bool tuned, CancellationToken cancellationToken, FailedTarget? failed = null)
     {
         try
         {
@@ -316,7 +351,7 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
                 SocketTuning.Apply(client, _options);
             }
 
-            await ServeAsync(client, reserved, cancellationToken);
+            await ServeAsync(client, reserved, failed, cancellationToken);
         }
         catch (Exception e)
         {
@@ -330,24 +365,40 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
     }
 
     /// <summary>Serves a client asynchronously; <paramref name="reserved"/> is a route already chosen and counted, if any.</summary>
-    private async Task ServeAsync(Socket client, ProxyRoute? reserved, CancellationToken cancellationToken)
+    private async Task ServeAsync(Socket client, ProxyRoute? reserved, FailedTarget? failed, CancellationToken cancellationToken)
     {
-        var route = reserved ?? await WaitForRouteAsync(cancellationToken);
-        if (route is not { } chosen)
+        var heldSince = failed?.HeldSince ?? _time.GetTimestamp();
+        var hold = new HoldCount();
+        ProxyRoute chosen;
+        Socket? backend;
+        while (true)
         {
-            Counters.AddHoldTimeout();
-            LogMessages.NoTargetInTime(_logger, _options.Role, client.RemoteEndPoint, _options.HoldTimeout);
-            client.Dispose();
-            return;
-        }
+            var route = reserved ?? await WaitForRouteAsync(heldSince, failed, hold, cancellationToken);
+            reserved = null;
+            if (route is not { } next)
+            {
+                Counters.AddHoldTimeout();
+                LogMessages.NoTargetInTime(_logger, _options.Role, client.RemoteEndPoint, _options.HoldTimeout);
+                client.Dispose();
+                return;
+            }
 
-        var backend = await ConnectAsync(chosen.Target, cancellationToken);
-        if (backend is null)
-        {
+            chosen = next;
+            backend = await ConnectAsync(chosen.Target, logFailure: failed is null, cancellationToken);
+            if (backend is not null)
+            {
+                break;
+            }
+
             Release(chosen.Target);
             Counters.AddConnectFailure();
-            client.Dispose();
-            return;
+            if (!HoldsAfterConnectFailure || cancellationToken.IsCancellationRequested || _time.GetElapsedTime(heldSince) >= _options.HoldTimeout)
+            {
+                client.Dispose();
+                return;
+            }
+
+            failed = new FailedTarget(chosen.Target, _routing.Current.Version, heldSince);
         }
 
         var connection = new ProxyConnection(client, backend, chosen, _forwarder, Counters);
@@ -381,35 +432,48 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
         }
     }
 
-    /// <summary>The route for a new client; waits up to the hold timeout for one. The route's target is reserved (counted).</summary>
-    private async Task<ProxyRoute?> WaitForRouteAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The route for a new client; waits, up to the hold timeout from <paramref name="heldSince"/>, for one. The route's
+    /// target is reserved (counted). A target the client just failed to reach is tried again only once the routing
+    /// changed or <see cref="ConnectRetryInterval"/> passed.
+    /// </summary>
+    private async Task<ProxyRoute?> WaitForRouteAsync(long heldSince, FailedTarget? failed, HoldCount hold, CancellationToken cancellationToken)
     {
-        var start = _time.GetTimestamp();
-        var held = false;
+        if (failed is not null)
+        {
+            hold.Count(Counters);
+        }
+
         while (true)
         {
             var snapshot = _routing.Current;
             var route = ChooseAndReserve(snapshot);
-            if (route is not null)
+            var retryTooSoon = route is { } candidate && failed is { } f && candidate.Target == f.Target && snapshot.Version == f.RoutingVersion;
+            if (route is not null && !retryTooSoon)
             {
                 return route;
             }
 
-            if (!held)
+            if (route is { } early)
             {
-                held = true;
-                Counters.AddHeld();
+                Release(early.Target);
             }
 
-            var remaining = _options.HoldTimeout - _time.GetElapsedTime(start);
+            hold.Count(Counters);
+            var remaining = _options.HoldTimeout - _time.GetElapsedTime(heldSince);
             if (remaining <= TimeSpan.Zero)
             {
                 return null;
             }
 
+            var wait = retryTooSoon && remaining > ConnectRetryInterval ? ConnectRetryInterval : remaining;
             try
             {
-                await _routing.WaitForChangeAsync(snapshot.Version, cancellationToken).WaitAsync(remaining, _time, cancellationToken);
+                await _routing.WaitForChangeAsync(snapshot.Version, cancellationToken).WaitAsync(wait, _time, cancellationToken);
+            }
+            catch (TimeoutException) when (retryTooSoon && wait < remaining)
+            {
+                failed = null;
             }
             catch (TimeoutException)
             {
@@ -450,7 +514,7 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
         }
     }
 
-    private async Task<Socket?> ConnectAsync(ProxyEndpoint target, CancellationToken cancellationToken)
+    private async Task<Socket?> ConnectAsync(ProxyEndpoint target, bool logFailure, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.ConnectTimeout);
@@ -466,12 +530,11 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
         catch (Exception e) when (e is SocketException or OperationCanceledException or InvalidOperationException)
         {
             backend?.Dispose();
-            if (cancellationToken.IsCancellationRequested)
+            if (!cancellationToken.IsCancellationRequested && logFailure)
             {
-                return null;
+                LogMessages.BackendConnectFailed(_logger, _options.Role, target, e.Message);
             }
 
-            LogMessages.BackendConnectFailed(_logger, _options.Role, target, e.Message);
             return null;
         }
     }
