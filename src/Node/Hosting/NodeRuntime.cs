@@ -262,7 +262,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
     {
         var process = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell the path of the running pgraft program");
         return Path.GetFileNameWithoutExtension(process) == "dotnet"
-            ? [process, typeof(NodeRuntime).Assembly.Location, "guard"]
+            ? [process, Path.Combine(AppContext.BaseDirectory, typeof(NodeRuntime).Assembly.GetName().Name + ".dll"), "guard"]
             : [process, "guard"];
     }
 
