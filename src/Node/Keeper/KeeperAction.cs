@@ -32,7 +32,10 @@ internal sealed record FollowAction(string Upstream, string Reason) : KeeperActi
 /// <summary>Stop PostgreSQL at once (immediate shutdown): it must not take writes.</summary>
 internal sealed record FenceAction(string Reason) : KeeperAction(Reason);
 
-/// <summary>The stopped former primary diverged or may have: pg_rewind from <paramref name="Source"/>, or re-clone when rewind cannot help, then it starts as a standby.</summary>
+/// <summary>
+/// This node's WAL diverged or may have (a former primary, a forked or stuck standby): pg_rewind from <paramref name="Source"/>,
+/// or re-clone when rewind cannot help, then it starts as a standby. A running standby is stopped (fast) first.
+/// </summary>
 internal sealed record RewindAction(string Source, string Reason) : KeeperAction(Reason);
 
 /// <summary>Write synchronous_standby_names on the primary.</summary>
