@@ -159,8 +159,7 @@ internal sealed class ControlSimulation
         foreach (var standby in _nodes)
         {
             var pg = standby.Postgres;
-            if (standby != primary && pg.Running && pg.StandbySignal && pg.Conninfo == primary.Id && Connected(standby.Id, primary.Id)
-                && pg.IsPrefixOf(primary.Postgres))
+            if (standby != primary && pg.Running && pg.StandbySignal && pg.Conninfo == primary.Id && Connected(standby.Id, primary.Id))
             {
                 pg.Receive(primary.Postgres, int.MaxValue, _timelineSwitches.Contains);
             }
@@ -274,13 +273,15 @@ internal sealed class ControlSimulation
         foreach (var node in _nodes)
         {
             var pg = node.Postgres;
+            pg.Streaming = pg is { Running: true, StandbySignal: true, Conninfo: { } conninfo } && conninfo != node.Id
+                && _byId[conninfo].Postgres is { Running: true } source && Connected(node.Id, conninfo) && pg.CanStreamFrom(source);
             if (!pg.Running || !pg.StandbySignal || pg.Conninfo is not { } upstreamId || upstreamId == node.Id || _random.Next(2) == 0)
             {
                 continue;
             }
 
             var upstream = _byId[upstreamId].Postgres;
-            if (upstream.Running && upstream.Wal.Count > pg.Wal.Count && Connected(node.Id, upstreamId) && pg.IsPrefixOf(upstream))
+            if (pg.Streaming && upstream.Wal.Count > pg.Wal.Count)
             {
                 pg.Receive(upstream, 1 + _random.Next(4), _timelineSwitches.Contains);
             }
