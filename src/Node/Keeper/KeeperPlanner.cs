@@ -22,8 +22,10 @@ internal static class KeeperPlanner
 {
     /// <summary>
     /// A standby that follows a healthy primary yet has not streamed for this many failTimeouts is stuck (its WAL cannot
-    /// continue the primary's, whatever the reason): it is rewound. Catch-up streams, and a restart of either side or a
-    /// primary change resets the count, so only a standby that keeps failing to stream gets here.
+    /// continue the primary's, whatever the reason): it is re-cloned. Catch-up streams, and a restart of either side or a
+    /// primary change resets the count, so only a standby that keeps failing to stream gets here. Not pg_rewind: the
+    /// stuck standbys found were on a timeline with the primary's number and fork point but other WAL (two nodes that
+    /// promoted at the same position), where pg_rewind sees nothing to do.
     /// </summary>
     public const int StallFailTimeouts = 5;
 
@@ -186,7 +188,7 @@ internal static class KeeperPlanner
         var limit = StallLimit(state.Spec);
         if (situation.NotStreamingFor >= limit && FollowsPrimaryWithoutStreaming(situation.NodeId, state, local))
         {
-            return new RewindAction(primary, $"this standby follows {primary}, a healthy primary, yet has not streamed from it for {Describe.Seconds(situation.NotStreamingFor)} ({StallFailTimeouts} × failTimeout): its WAL cannot continue {primary}'s; stopping it to rewind (or re-clone)");
+            return new CloneAction(primary, $"this standby follows {primary}, a healthy primary, yet has not streamed from it for {Describe.Seconds(situation.NotStreamingFor)} ({StallFailTimeouts} × failTimeout): its WAL cannot continue {primary}'s; stopping it to re-clone, the old directory is kept aside");
         }
 
         return local.PendingRestart.Length > 0

@@ -197,6 +197,13 @@ internal sealed class KeeperService(
                 await WriteConfigurationAsync(current, primary: true, cancellationToken);
                 break;
             case CloneAction clone:
+                if (postgres.IsRunning)
+                {
+                    // A stuck standby (the planner re-clones no other running server): it serves nothing it should.
+                    await postgres.StopAsync(StopMode.Fast, cancellationToken);
+                }
+
+                _streamingWatch.Reset();
                 await postgres.CloneFromAsync(UpstreamFor(current, clone.Upstream), cancellationToken);
                 _standbyTimeline = 0;
                 _upstream = clone.Upstream;
@@ -240,13 +247,6 @@ internal sealed class KeeperService(
                 await postgres.FenceAsync(cancellationToken);
                 break;
             case RewindAction rewind:
-                if (postgres.IsRunning)
-                {
-                    // A forked or stuck standby: it serves nothing it should, and a clean stop suits pg_rewind.
-                    await postgres.StopAsync(StopMode.Fast, cancellationToken);
-                }
-
-                _streamingWatch.Reset();
                 var outcome = await postgres.RewindOrCloneAsync(UpstreamFor(current, rewind.Source), null, cancellationToken);
                 _standbyTimeline = 0;
                 LogMessages.KeeperActing(logger, $"rewind from {rewind.Source}: {outcome.Action}{(outcome.AsidePath is null ? "" : $", old data kept at {outcome.AsidePath}")}");

@@ -67,16 +67,16 @@ public sealed class TimelineBranchTests
     }
 
     [Fact]
-    public void A_standby_that_follows_a_healthy_primary_without_streaming_for_five_fail_timeouts_is_rewound()
+    public void A_standby_that_follows_a_healthy_primary_without_streaming_for_five_fail_timeouts_is_recloned()
     {
         var state = AfterTwoPromotions(Node1Branch);
         var limit = KeeperPlanner.StallLimit(state.Spec);
         Assert.Equal(state.Spec.FailTimeout * 5, limit);
         var stuck = Standby(running: true, 0x9000000, fork: Node1Branch.ForkLsn);
         Assert.IsType<WaitAction>(Plan(state, stuck, limit - TimeSpan.FromMilliseconds(1)));
-        var rewind = Assert.IsType<RewindAction>(Plan(state, stuck, limit));
-        Assert.Equal("node1", rewind.Source);
-        Assert.Contains("has not streamed from it for 5.0 s", rewind.Reason, StringComparison.Ordinal);
+        var clone = Assert.IsType<CloneAction>(Plan(state, stuck, limit));
+        Assert.Equal("node1", clone.Upstream);
+        Assert.Contains("has not streamed from it for 5.0 s", clone.Reason, StringComparison.Ordinal);
 
         // Streaming, or following a cascading upstream rather than the primary, is never a stall.
         Assert.IsType<WaitAction>(Plan(state, stuck with { Streaming = true }, limit));

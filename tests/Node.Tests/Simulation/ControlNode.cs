@@ -628,9 +628,10 @@ internal sealed class PgraftProcess
 
                 if (pg.Running)
                 {
-                    return "PostgreSQL is running";
+                    pg.Stop("stopped to re-clone"); // a stuck standby, as KeeperService does
                 }
 
+                _streamingWatch.Reset();
                 pg.CopyFrom(cloneSource, clone.Upstream);
                 _upstream = clone.Upstream;
                 return null;
@@ -685,12 +686,6 @@ internal sealed class PgraftProcess
                 pg.Stop("fenced by keeper");
                 return null;
             case RewindAction rewind:
-                if (pg.Running)
-                {
-                    pg.Stop("stopped to rewind");
-                }
-
-                _streamingWatch.Reset();
                 if (_sim.ReachablePostgres(Id, rewind.Source) is not { } rewindSource)
                 {
                     return $"cannot reach {rewind.Source}'s PostgreSQL";

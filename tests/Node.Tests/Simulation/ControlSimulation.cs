@@ -669,7 +669,7 @@ internal sealed class ControlSimulation
         var state = process?.StateMachine.Current;
         var lease = process is null ? "-" : process.Lease.Holder.ToString();
         return string.Create(CultureInfo.InvariantCulture, $"{node.Id}[{(process is null ? "crashed" : node.Paused ? "paused" : process.Core.SoftState.Role.ToString())} term {process?.Core.SoftState.Term}, ")
-            + string.Create(CultureInfo.InvariantCulture, $"view g{state?.View.Generation} primary {state?.View.Primary} sync {state?.View.Sync}/{state?.View.PrimarySync}; pg sync {pg.EffectiveSync} {(pg.Running ? "running" : "stopped")} {pg.Role} tl{pg.Timeline} {pg.Position} ")
+            + string.Create(CultureInfo.InvariantCulture, $"view g{state?.View.Generation} primary {state?.View.Primary} sync {state?.View.Sync}/{state?.View.PrimarySync}; pg sync {pg.EffectiveSync} {(pg.Running ? "running" : "stopped")} {pg.Role} tl{pg.Timeline} (forked at {pg.TimelineFork?.ToString() ?? "-"}) {pg.Position} ")
             + string.Create(CultureInfo.InvariantCulture, $"guard {pg.GuardDeadline?.TotalMilliseconds:F0} clock {node.Clock.Now.TotalMilliseconds:F0}; lease {lease}]");
     }
 
@@ -692,6 +692,12 @@ internal sealed class ControlSimulation
         foreach (var node in _nodes)
         {
             text.Append("  ").AppendLine(Describe(node));
+        }
+
+        if (Leader()?.Process?.StateMachine.Current.History is { } history)
+        {
+            text.Append("  history: ").AppendLine(string.Join("; ", history.Select(h =>
+                $"g{h.Generation} {h.OldPrimary ?? "-"}→{h.NewPrimary} left timeline {h.Timeline} at {h.Lsn}, runs {h.Branch?.ToString() ?? "?"}")));
         }
 
         text.AppendLine("  last events:");
