@@ -8,8 +8,8 @@ namespace PgRaft.PgControl.Tests.Instance;
 
 /// <summary>
 /// Two standbys of one primary that both promote make two timelines 2, told apart only by where each forked: the probe
-/// reports each server's fork point from its history file, and the later one is re-cloned from the earlier one: pg_rewind
-/// sees the same timeline number on both and rewinds nothing (the standby then fails on the first mismatched record for ever).
+/// reports each server's fork point from its history file; the later one, started as the earlier one's standby, never
+/// streams; and it is re-cloned: pg_rewind sees the same timeline number on both and rewinds nothing.
 /// </summary>
 public sealed class TimelineBranchTests
 {
@@ -79,6 +79,22 @@ public sealed class TimelineBranchTests
         await TestEnvironment.ExecuteAsync(b.Port, "INSERT INTO items (tag) SELECT 'b-only' FROM generate_series(1, 10)");
         await TestEnvironment.ExecuteAsync(a.Port, "INSERT INTO items (tag) SELECT 'a-only' FROM generate_series(1, 5000)");
         await a.Instance.CheckpointAsync(None);
+        await b.Instance.StopAsync(StopMode.Fast, None);
+
+        // Started as a's standby as it is, b is stuck: its WAL receiver is restarted at once after each mismatched
+        // record, so it never reports streaming (what the keeper's stall rule watches), and replay stands still.
+        await b.Instance.FollowAsync(a.AsUpstream(), None);
+        await b.Instance.StartAsync(ServerRole.Standby, cancellationToken: None);
+        var stuck = new List<PostgresStatus>();
+        for (var i = 0; i < 12; i++)
+        {
+            await Task.Delay(250);
+            stuck.Add(await b.Instance.ProbeAsync(None));
+        }
+
+        Assert.All(stuck, status => Assert.False(status.Streaming, $"b reported {status.WalReceiverStatus}"));
+        Assert.Single(stuck.Select(status => status.ReplayLsn).Distinct());
+        Assert.All(stuck, status => Assert.Equal(bFork, status.TimelineFork));
         await b.Instance.StopAsync(StopMode.Fast, None);
 
         var assessment = await b.Instance.AssessRewindAsync(a.AsUpstream(), null, None);
