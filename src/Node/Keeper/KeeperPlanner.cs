@@ -9,8 +9,8 @@ namespace PgRaft.Node.Keeper;
 /// <param name="Local">This node's PostgreSQL.</param>
 /// <param name="HoldsLease">True while this node holds a primary lease that has not reached its fence time.</param>
 /// <param name="NotStreamingFor">
-/// How long (keeper clock) this running standby has followed the view's primary, seen healthy by the leader, without its
-/// WAL receiver streaming (<see cref="StreamingWatch"/>); zero while it streams.
+/// How long (keeper clock) this running standby has followed the view's primary, seen healthy by the leader and reachable
+/// from here, without its WAL receiver streaming (<see cref="StreamingWatch"/>); zero while it streams.
 /// </param>
 internal sealed record KeeperSituation(string NodeId, ClusterState State, LocalPostgres Local, bool HoldsLease, TimeSpan NotStreamingFor = default);
 

@@ -72,10 +72,7 @@ internal sealed class KeeperService(
     {
         var current = state();
         var (local, _) = await ObserveAsync(cancellationToken);
-        var now = lease.Clock.Now;
-        var primaryHealthy = _lastAnswer is { } answer && now - answer.At < current.Spec.FailTimeout
-            && StreamingWatch.PrimaryHealthy(answer.Nodes, current.View.Primary);
-        var notStreamingFor = _streamingWatch.Observe(nodeId, current, local, primaryHealthy, now);
+        var notStreamingFor = _streamingWatch.Observe(nodeId, current, local, await PrimaryAvailableAsync(current, local, cancellationToken), lease.Clock.Now);
         var action = KeeperPlanner.Plan(new KeeperSituation(nodeId, current, local, lease.HoldsLease, notStreamingFor));
         if (action is WaitAction wait)
         {
@@ -148,6 +145,34 @@ internal sealed class KeeperService(
         var stoppedRole = File.Exists(Path.Combine(postgres.DataDirectory, "standby.signal")) ? PgRole.Standby : PgRole.Primary;
         var stoppedFork = await ReadTimelineForkAsync(control.CheckpointTimeline, cancellationToken);
         return (new LocalPostgres(true, false, stoppedRole, control.SystemIdentifier, control.CheckpointTimeline, control.CheckpointLocation, null, "", "", stoppedFork), null);
+    }
+
+    /// <summary>
+    /// For the stall count, only while this standby follows the primary without streaming: the leader's last answer
+    /// (fresh) shows the primary running and healthy, and its PostgreSQL port accepts a TCP connection from here.
+    /// </summary>
+    private async Task<bool> PrimaryAvailableAsync(ClusterState current, LocalPostgres local, CancellationToken cancellationToken)
+    {
+        if (current.View.Primary is not { } primary || !KeeperPlanner.FollowsPrimaryWithoutStreaming(nodeId, current, local)
+            || _lastAnswer is not { } answer || lease.Clock.Now - answer.At >= current.Spec.FailTimeout
+            || !StreamingWatch.PrimaryHealthy(answer.Nodes, primary) || !current.Members.TryGetValue(primary, out var member)
+            || !Configuration.HostPort.TryParse(member.PostgresAddress, out var address, out _))
+        {
+            return false;
+        }
+
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(current.Spec.FailTimeout);
+        try
+        {
+            using var client = new System.Net.Sockets.TcpClient();
+            await client.ConnectAsync(address.Value.Host, address.Value.Port, bounded.Token);
+            return true;
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return false;
+        }
     }
 
     /// <summary>The fork point of <paramref name="timeline"/> from the data directory; unknown (null) when its history file cannot be read.</summary>

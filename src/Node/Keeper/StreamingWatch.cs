@@ -6,9 +6,10 @@ namespace PgRaft.Node.Keeper;
 
 /// <summary>
 /// Measures, on the keeper's own clock, how long this standby has followed the view's primary without its WAL receiver
-/// streaming while the leader's latest answer showed that primary running and healthy (a running primary holds its
-/// lease: its guard stops it otherwise). Anything else (streaming, a restart of either side, another upstream, no fresh
-/// answer from the leader) starts the count again, so ordinary catch-up and restarts never add up to a stall.
+/// streaming while that primary was available: the leader's latest answer showed it running and healthy (a running
+/// primary holds its lease: its guard stops it otherwise) and this node reached its PostgreSQL port. Anything else
+/// (streaming, a restart of either side, another upstream, no fresh answer from the leader, a network cut between the
+/// two) starts the count again, so ordinary catch-up, restarts and partitions never add up to a stall.
 /// </summary>
 internal sealed class StreamingWatch
 {
@@ -20,9 +21,9 @@ internal sealed class StreamingWatch
         && nodes.Any(n => n.NodeId == primary && n is { Running: true, Healthy: true, Role: PgRole.Primary });
 
     /// <summary>Takes one observation at <paramref name="now"/>; returns how long the stall has lasted (zero when there is none).</summary>
-    public TimeSpan Observe(string nodeId, ClusterState state, LocalPostgres local, bool primaryHealthy, TimeSpan now)
+    public TimeSpan Observe(string nodeId, ClusterState state, LocalPostgres local, bool primaryAvailable, TimeSpan now)
     {
-        if (!primaryHealthy || !KeeperPlanner.FollowsPrimaryWithoutStreaming(nodeId, state, local))
+        if (!primaryAvailable || !KeeperPlanner.FollowsPrimaryWithoutStreaming(nodeId, state, local))
         {
             _since = null;
             return TimeSpan.Zero;

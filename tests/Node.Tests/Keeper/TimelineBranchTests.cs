@@ -85,25 +85,25 @@ public sealed class TimelineBranchTests
     }
 
     [Fact]
-    public void The_streaming_watch_counts_only_while_the_leader_sees_the_primary_healthy_and_nothing_streams()
+    public void The_streaming_watch_counts_only_while_the_primary_is_available_and_nothing_streams()
     {
         var state = AfterTwoPromotions(Node1Branch);
         var stuck = Standby(running: true, 0x9000000, fork: Node1Branch.ForkLsn);
         var watch = new StreamingWatch();
         static TimeSpan S(int seconds) => TimeSpan.FromSeconds(seconds);
-        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck, primaryHealthy: true, S(10)));
-        Assert.Equal(S(3), watch.Observe("node2", state, stuck, primaryHealthy: true, S(13)));
+        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck, primaryAvailable: true, S(10)));
+        Assert.Equal(S(3), watch.Observe("node2", state, stuck, primaryAvailable: true, S(13)));
 
-        // The primary restarting (unhealthy), the standby streaming or stopped: the count starts again.
-        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck, primaryHealthy: false, S(14)));
-        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck, primaryHealthy: true, S(16)));
-        Assert.Equal(S(1), watch.Observe("node2", state, stuck, primaryHealthy: true, S(17)));
-        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck with { Streaming = true }, primaryHealthy: true, S(18)));
-        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck with { Running = false }, primaryHealthy: true, S(19)));
-        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck, primaryHealthy: true, S(20)));
-        Assert.Equal(S(6), watch.Observe("node2", state, stuck, primaryHealthy: true, S(26)));
+        // The primary restarting or cut off from this node (unavailable), the standby streaming or stopped: the count starts again.
+        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck, primaryAvailable: false, S(14)));
+        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck, primaryAvailable: true, S(16)));
+        Assert.Equal(S(1), watch.Observe("node2", state, stuck, primaryAvailable: true, S(17)));
+        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck with { Streaming = true }, primaryAvailable: true, S(18)));
+        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck with { Running = false }, primaryAvailable: true, S(19)));
+        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck, primaryAvailable: true, S(20)));
+        Assert.Equal(S(6), watch.Observe("node2", state, stuck, primaryAvailable: true, S(26)));
         watch.Reset();
-        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck, primaryHealthy: true, S(27)));
+        Assert.Equal(TimeSpan.Zero, watch.Observe("node2", state, stuck, primaryAvailable: true, S(27)));
 
         List<NodeHealth> nodes = [new("node1", true, PgRole.Primary, true, 0, null, 0.1), new("node3", true, PgRole.Standby, true, 0, null, 0.1)];
         Assert.True(StreamingWatch.PrimaryHealthy(nodes, "node1"));

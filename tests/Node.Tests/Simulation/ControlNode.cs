@@ -538,9 +538,10 @@ internal sealed class PgraftProcess
         var local = Observe();
         SendReport(BuildReport(current, local) with { ObservedAfter = observedAfter });
         var now = MonotonicClock.Now;
-        var primaryHealthy = _lastAnswer is { } answer && now - answer.At < current.Spec.FailTimeout
-            && StreamingWatch.PrimaryHealthy(answer.Nodes, current.View.Primary);
-        var notStreamingFor = _streamingWatch.Observe(Id, current, local, primaryHealthy, now);
+        var primaryAvailable = _lastAnswer is { } answer && now - answer.At < current.Spec.FailTimeout
+            && StreamingWatch.PrimaryHealthy(answer.Nodes, current.View.Primary)
+            && current.View.Primary is { } primary && _sim.ReachablePostgres(Id, primary) is not null; // KeeperService's TCP connect
+        var notStreamingFor = _streamingWatch.Observe(Id, current, local, primaryAvailable, now);
         var action = KeeperPlanner.Plan(new KeeperSituation(Id, current, local, Lease.HoldsLease, notStreamingFor));
         LastKeeperAction = action.ToString();
         if (action is WaitAction)
@@ -550,6 +551,11 @@ internal sealed class PgraftProcess
         }
 
         _sim.CountEvent("keeper " + action.GetType().Name, $"{Id}: {action.Reason}");
+        if (action is CloneAction && local.Running)
+        {
+            _sim.CountEvent("stuck standby re-cloned", Id);
+        }
+
         var error = Execute(action, current);
         _lastError = error is null ? null : $"{action.GetType().Name}: {error}";
     }
