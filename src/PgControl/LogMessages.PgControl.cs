@@ -54,4 +54,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = 3030, Level = LogLevel.Information, Message = "PostgreSQL configuration written: {Changed} changed, restart needed for {Restart}")]
     public static partial void ConfigurationWritten(ILogger logger, string changed, string restart);
+
+    [LoggerMessage(EventId = 3031, Level = LogLevel.Warning, Message = "The history file of timeline {Timeline} cannot be read ({Reason}); its fork point is reported as unknown")]
+    public static partial void TimelineHistoryUnreadable(ILogger logger, int timeline, string reason);
 }

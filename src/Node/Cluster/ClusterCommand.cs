@@ -18,6 +18,7 @@ namespace PgRaft.Node.Cluster;
 [JsonDerivedType(typeof(RequestSwitchover), "requestSwitchover")]
 [JsonDerivedType(typeof(SwitchoverStopped), "switchoverStopped")]
 [JsonDerivedType(typeof(CancelSwitchover), "cancelSwitchover")]
+[JsonDerivedType(typeof(RecordTimelineBranch), "recordTimelineBranch")]
 internal abstract record ClusterCommand;
 
 /// <summary>Replaces the whole spec.</summary>
@@ -103,3 +104,10 @@ internal sealed record RequestSwitchover(long ExpectedGeneration, string? To, Da
 internal sealed record SwitchoverStopped(long Generation, Lsn FinalLsn, int Timeline, DateTimeOffset StoppedAt) : ClusterCommand;
 
 internal sealed record CancelSwitchover(string Reason) : ClusterCommand;
+
+/// <summary>
+/// The primary named at <see cref="Generation"/> (<see cref="NodeId"/>) reported healthy on <see cref="Branch"/>: recorded
+/// in that change's history entry, so keepers can tell a standby on a same-numbered timeline of its own from one on the
+/// primary's.
+/// </summary>
+internal sealed record RecordTimelineBranch(long Generation, string NodeId, TimelineBranch Branch) : ClusterCommand;

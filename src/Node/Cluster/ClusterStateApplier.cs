@@ -20,6 +20,7 @@ internal static class ClusterStateApplier
             Resume => (state with { Spec = state.Spec with { Paused = false } }, CommandResult.Applied("resumed: automatic failover enabled")),
             RequestSwitchover c => RequestSwitchover(state, c),
             SwitchoverStopped c => SwitchoverStopped(state, c),
+            RecordTimelineBranch c => RecordTimelineBranch(state, c),
             CancelSwitchover c => state.Switchover is null
                 ? Reject(state, "no switchover is pending")
                 : (state with { Switchover = null }, CommandResult.Applied($"switchover cancelled: {c.Reason}")),
@@ -246,6 +247,30 @@ internal static class ClusterStateApplier
         return bootstrap.PostBootstrapScriptDone
             ? (state, CommandResult.Ignored("post-bootstrap script already recorded as done"))
             : (state with { Bootstrap = bootstrap with { PostBootstrapScriptDone = true } }, CommandResult.Applied($"post-bootstrap script done on {command.NodeId}"));
+    }
+
+    private static (ClusterState, CommandResult) RecordTimelineBranch(ClusterState state, RecordTimelineBranch command)
+    {
+        if (command.Branch is not { Timeline: > 0 } branch)
+        {
+            return Reject(state, "recordTimelineBranch carries no timeline branch");
+        }
+
+        if (state.History.IsEmpty || state.History[^1] is not { } last || last.Generation != command.Generation
+            || last.NewPrimary != command.NodeId || state.View.Primary != command.NodeId)
+        {
+            return Reject(state, $"{command.NodeId} is not the primary named at generation {command.Generation} by the last change of primary");
+        }
+
+        if (last.Branch is { } recorded)
+        {
+            return recorded == branch
+                ? (state, CommandResult.Ignored($"{recorded} already recorded for generation {last.Generation}"))
+                : Reject(state, $"generation {last.Generation} already recorded {recorded}, not {branch}");
+        }
+
+        return (state with { History = state.History.SetItem(state.History.Count - 1, last with { Branch = branch }) },
+            CommandResult.Applied($"generation {last.Generation}: {command.NodeId} runs {branch}"));
     }
 
     private static (ClusterState, CommandResult) RequestSwitchover(ClusterState state, RequestSwitchover command)

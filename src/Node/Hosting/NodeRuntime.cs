@@ -110,7 +110,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         _lease = new LeaseKeeper(_clock, spec.LeaseTimeout, spec.FenceMargin);
         var signer = new RequestSigner(secret, time);
         _leaderClient = new LeaderClient(signer);
-        _keeper = new KeeperService(options.NodeId, _postgres, () => _stateMachine.Current, _lease, SendReportAsync, ProposeThroughLeaderAsync, options.Bootstrap, loggers.CreateLogger<KeeperService>());
+        _keeper = new KeeperService(options.NodeId, _postgres, () => _stateMachine.Current, _lease, SendReportAsync, () => _health, ProposeThroughLeaderAsync, options.Bootstrap, loggers.CreateLogger<KeeperService>());
         _api = new ApiServer(ToEndPoint(options.Api.Bind), new ControlPlane(this), signer, loggers);
 
         _readWrite = new ProxyListener(

@@ -14,7 +14,7 @@ internal sealed record WaitAction(string Reason) : KeeperAction(Reason);
 /// <summary>initdb a new cluster (this node is the bootstrap primary).</summary>
 internal sealed record InitializeAction(string Reason) : KeeperAction(Reason);
 
-/// <summary>pg_basebackup from <paramref name="Upstream"/> (the data directory is empty, or must be replaced).</summary>
+/// <summary>pg_basebackup from <paramref name="Upstream"/> (the data directory is empty, or must be replaced; a running stuck standby is stopped first).</summary>
 internal sealed record CloneAction(string Upstream, string Reason) : KeeperAction(Reason);
 
 /// <summary>Start the stopped PostgreSQL as a primary (needs a valid lease).</summary>
@@ -32,7 +32,10 @@ internal sealed record FollowAction(string Upstream, string Reason) : KeeperActi
 /// <summary>Stop PostgreSQL at once (immediate shutdown): it must not take writes.</summary>
 internal sealed record FenceAction(string Reason) : KeeperAction(Reason);
 
-/// <summary>The stopped former primary diverged or may have: pg_rewind from <paramref name="Source"/>, or re-clone when rewind cannot help, then it starts as a standby.</summary>
+/// <summary>
+/// The stopped node's WAL diverged or may have (a former primary, a forked standby): pg_rewind from <paramref name="Source"/>,
+/// or re-clone when rewind cannot help, then it starts as a standby.
+/// </summary>
 internal sealed record RewindAction(string Source, string Reason) : KeeperAction(Reason);
 
 /// <summary>Write synchronous_standby_names on the primary.</summary>

@@ -8,7 +8,11 @@ namespace PgRaft.Node.Keeper;
 /// <param name="State">The cluster state as applied locally (it may lag the leader's; the lease covers that).</param>
 /// <param name="Local">This node's PostgreSQL.</param>
 /// <param name="HoldsLease">True while this node holds a primary lease that has not reached its fence time.</param>
-internal sealed record KeeperSituation(string NodeId, ClusterState State, LocalPostgres Local, bool HoldsLease);
+/// <param name="NotStreamingFor">
+/// How long (keeper clock) this running standby has followed the view's primary, seen healthy by the leader and reachable
+/// from here, without its WAL receiver streaming (<see cref="StreamingWatch"/>); zero while it streams.
+/// </param>
+internal sealed record KeeperSituation(string NodeId, ClusterState State, LocalPostgres Local, bool HoldsLease, TimeSpan NotStreamingFor = default);
 
 /// <summary>
 /// The keeper's reconcile rules (DESIGN §5, §7): a pure function from a <see cref="KeeperSituation"/> to the one next
@@ -16,6 +20,17 @@ internal sealed record KeeperSituation(string NodeId, ClusterState State, LocalP
 /// </summary>
 internal static class KeeperPlanner
 {
+    /// <summary>
+    /// A standby that follows a healthy primary yet has not streamed for this many failTimeouts is stuck (its WAL cannot
+    /// continue the primary's, whatever the reason): it is re-cloned. Catch-up streams, and a restart of either side or a
+    /// primary change resets the count, so only a standby that keeps failing to stream gets here. Not pg_rewind: the
+    /// stuck standbys found were on a timeline with the primary's number and fork point but other WAL (two nodes that
+    /// promoted at the same position), where pg_rewind sees nothing to do.
+    /// </summary>
+    public const int StallFailTimeouts = 5;
+
+    public static TimeSpan StallLimit(ClusterSpec spec) => spec.FailTimeout * StallFailTimeouts;
+
     public static KeeperAction Plan(KeeperSituation situation)
     {
         var (me, state, local) = (situation.NodeId, situation.State, situation.Local);
@@ -89,14 +104,33 @@ internal static class KeeperPlanner
     }
 
     /// <summary>
-    /// Why this standby's WAL may have forked from the current history, or null when it cannot have. A standby still on
-    /// timeline t with WAL beyond the position at which the history says t's primary was replaced (the new primary's
-    /// reported position, at or below where it forked) may hold records the new timeline lacks: PostgreSQL cannot
-    /// stream past such a fork, so it must be rewound. A standby at or below that position is a prefix of the new timeline.
+    /// Why this standby's WAL may have forked from the current history, or null when it cannot have.
+    /// <para>
+    /// A standby on timeline t whose branch (t and its fork point) differs from the branch the history records for t
+    /// is on a same-numbered timeline of its own (it promoted, and another node promoted from the same parent before its
+    /// promotion was seen): its WAL after its fork is not the primary's, and PostgreSQL cannot stream across that.
+    /// </para>
+    /// <para>
+    /// A standby still on timeline t with WAL beyond the position at which the history says t's primary was replaced
+    /// (the new primary's reported position, at or below where it forked) may hold records the new timeline lacks: PostgreSQL
+    /// cannot stream past such a fork, so it must be rewound. A standby at or below that position is a prefix of the new timeline.
+    /// </para>
     /// </summary>
     internal static string? Divergence(ClusterState state, LocalPostgres local)
     {
-        if (local.Position is not { } position || local.Timeline <= 0)
+        if (local.Timeline <= 0)
+        {
+            return null;
+        }
+
+        if (local.TimelineFork is { } fork
+            && state.History.LastOrDefault(h => h.Branch?.Timeline == local.Timeline) is { Branch: { } branch } recorded
+            && branch.ForkLsn != fork)
+        {
+            return $"this standby is on a timeline {local.Timeline} of its own, forked at {fork}, not the cluster's ({branch}, {recorded.NewPrimary}'s since generation {recorded.Generation})";
+        }
+
+        if (local.Position is not { } position)
         {
             return null;
         }
@@ -106,6 +140,14 @@ internal static class KeeperPlanner
             ? $"this standby is at {position} on timeline {local.Timeline}, past {left.Lsn} where {left.NewPrimary} took over from it at generation {left.Generation}, so its WAL may have forked"
             : null;
     }
+
+    /// <summary>
+    /// True when this running standby follows the view's primary directly, as it should, and its WAL receiver is not
+    /// streaming: the time this holds while the leader sees that primary healthy is what <see cref="StallLimit"/> bounds.
+    /// </summary>
+    internal static bool FollowsPrimaryWithoutStreaming(string nodeId, ClusterState state, LocalPostgres local) =>
+        state.View.Primary is { } primary && primary != nodeId && state.View.UpstreamOf(nodeId) == primary
+        && local is { Initialized: true, Running: true, Role: PgRole.Standby, Streaming: false } && local.Upstream == primary;
 
     private static KeeperAction PlanStandby(KeeperSituation situation, string upstream)
     {
@@ -141,6 +183,12 @@ internal static class KeeperPlanner
         if (local.Upstream != upstream)
         {
             return new FollowAction(upstream, $"streaming from {local.Upstream ?? "nobody"}, should follow {upstream}");
+        }
+
+        var limit = StallLimit(state.Spec);
+        if (situation.NotStreamingFor >= limit && FollowsPrimaryWithoutStreaming(situation.NodeId, state, local))
+        {
+            return new CloneAction(primary, $"this standby follows {primary}, a healthy primary, yet has not streamed from it for {Describe.Seconds(situation.NotStreamingFor)} ({StallFailTimeouts} × failTimeout): its WAL cannot continue {primary}'s; stopping it to re-clone, the old directory is kept aside");
         }
 
         return local.PendingRestart.Length > 0

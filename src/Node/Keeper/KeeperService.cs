@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using PgRaft.Node.Api;
 using PgRaft.Node.Cluster;
 using PgRaft.Node.Leader;
 using PgRaft.Node.Sentinel;
@@ -11,6 +12,7 @@ namespace PgRaft.Node.Keeper;
 /// <summary>
 /// Runs one node's keeper: observes the local PostgreSQL, reports it to the leader, and takes the one next step the
 /// <see cref="KeeperPlanner"/> picks toward the committed view. One action at a time; the lease loop runs beside it.
+/// <paramref name="health"/> is every node's health from the leader's last answer to a report (the same the proxies use).
 /// </summary>
 internal sealed class KeeperService(
     string nodeId,
@@ -18,6 +20,7 @@ internal sealed class KeeperService(
     Func<ClusterState> state,
     LeaseKeeper lease,
     Func<KeeperReport, CancellationToken, Task<LeaderClockReading?>> report,
+    Func<IReadOnlyList<NodeHealth>?> health,
     Func<ClusterCommand, CancellationToken, Task> propose,
     Configuration.BootstrapOptions setup,
     ILogger<KeeperService> logger)
@@ -25,6 +28,10 @@ internal sealed class KeeperService(
     private static readonly TimeSpan SlotCheckInterval = TimeSpan.FromSeconds(2);
 
     private readonly LeaderClockEcho _leaderClock = new(lease.Clock);
+    private readonly StreamingWatch _streamingWatch = new();
+
+    /// <summary>The leader's last answer to a report (keeper clock when it came) and the node health it carried.</summary>
+    private volatile LeaderAnswer? _lastAnswer;
 
     private string? _upstream;
     private int _standbyTimeline;
@@ -57,7 +64,12 @@ internal sealed class KeeperService(
             ? (LocalPostgres.Missing, PostgresStatus.Stopped(rebuilding))
             : await ObserveAsync(cancellationToken);
         Local = local;
-        _leaderClock.Received(await report(BuildReport(current, local, status) with { ObservedAfter = observedAfter }, cancellationToken));
+        var reading = await report(BuildReport(current, local, status) with { ObservedAfter = observedAfter }, cancellationToken);
+        _leaderClock.Received(reading);
+        if (reading is not null)
+        {
+            _lastAnswer = new LeaderAnswer(lease.Clock.Now, health());
+        }
     }
 
     /// <summary>Observes PostgreSQL afresh and takes the one next step toward the committed view; false when it only waited.</summary>
@@ -65,7 +77,8 @@ internal sealed class KeeperService(
     {
         var current = state();
         var (local, _) = await ObserveAsync(cancellationToken);
-        var action = KeeperPlanner.Plan(new KeeperSituation(nodeId, current, local, lease.HoldsLease));
+        var notStreamingFor = _streamingWatch.Observe(nodeId, current, local, await PrimaryAvailableAsync(current, local, cancellationToken), lease.Clock.Now);
+        var action = KeeperPlanner.Plan(new KeeperSituation(nodeId, current, local, lease.HoldsLease, notStreamingFor));
         if (action is WaitAction wait)
         {
             if (wait.Reason != _lastWait)
@@ -128,13 +141,56 @@ internal sealed class KeeperService(
                     timeline = _standbyTimeline;
                 }
 
-                return (new LocalPostgres(true, true, role, status.SystemIdentifier, timeline, position, role == PgRole.Standby ? _upstream : null, status.SynchronousStandbyNames ?? "", string.Join(", ", status.PendingRestart)), status);
+                var fork = timeline == status.Timeline ? status.TimelineFork : await ReadTimelineForkAsync(timeline, cancellationToken);
+                return (new LocalPostgres(true, true, role, status.SystemIdentifier, timeline, position, role == PgRole.Standby ? _upstream : null, status.SynchronousStandbyNames ?? "", string.Join(", ", status.PendingRestart), fork, status.Streaming), status);
             }
         }
 
         var control = await postgres.ReadControlDataAsync(cancellationToken);
         var stoppedRole = File.Exists(Path.Combine(postgres.DataDirectory, "standby.signal")) ? PgRole.Standby : PgRole.Primary;
-        return (new LocalPostgres(true, false, stoppedRole, control.SystemIdentifier, control.CheckpointTimeline, control.CheckpointLocation, null, ""), null);
+        var stoppedFork = await ReadTimelineForkAsync(control.CheckpointTimeline, cancellationToken);
+        return (new LocalPostgres(true, false, stoppedRole, control.SystemIdentifier, control.CheckpointTimeline, control.CheckpointLocation, null, "", "", stoppedFork), null);
+    }
+
+    /// <summary>
+    /// For the stall count, only while this standby follows the primary without streaming: the leader's last answer
+    /// (fresh) shows the primary running and healthy, and its PostgreSQL port accepts a TCP connection from here.
+    /// </summary>
+    private async Task<bool> PrimaryAvailableAsync(ClusterState current, LocalPostgres local, CancellationToken cancellationToken)
+    {
+        if (current.View.Primary is not { } primary || !KeeperPlanner.FollowsPrimaryWithoutStreaming(nodeId, current, local)
+            || _lastAnswer is not { } answer || lease.Clock.Now - answer.At >= current.Spec.FailTimeout
+            || !StreamingWatch.PrimaryHealthy(answer.Nodes, primary) || !current.Members.TryGetValue(primary, out var member)
+            || !Configuration.HostPort.TryParse(member.PostgresAddress, out var address, out _))
+        {
+            return false;
+        }
+
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(current.Spec.FailTimeout);
+        try
+        {
+            using var client = new System.Net.Sockets.TcpClient();
+            await client.ConnectAsync(address.Value.Host, address.Value.Port, bounded.Token);
+            return true;
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The fork point of <paramref name="timeline"/> from the data directory; unknown (null) when its history file cannot be read.</summary>
+    private async Task<Lsn?> ReadTimelineForkAsync(int timeline, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await postgres.ReadTimelineForkAsync(timeline, cancellationToken);
+        }
+        catch (Exception ex) when (ex is PgControl.PgControlException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     private KeeperReport BuildReport(ClusterState current, LocalPostgres local, PostgresStatus? status)
@@ -147,6 +203,7 @@ internal sealed class KeeperService(
             Role = local.Role,
             SystemIdentifier = local.SystemIdentifier,
             Timeline = local.Timeline,
+            TimelineFork = local.TimelineFork,
             FlushLsn = local.Role == PgRole.Primary ? (_stoppedForSwitchover is not null && _finalLsn is { } final ? final : local.Position) : null,
             ReceiveLsn = status?.ReceiveLsn,
             ReplayLsn = status?.ReplayLsn,
@@ -189,6 +246,13 @@ internal sealed class KeeperService(
                 await WriteConfigurationAsync(current, primary: true, cancellationToken);
                 break;
             case CloneAction clone:
+                if (postgres.IsRunning)
+                {
+                    // A stuck standby (the planner re-clones no other running server): it serves nothing it should.
+                    await postgres.StopAsync(StopMode.Fast, cancellationToken);
+                }
+
+                _streamingWatch.Reset();
                 await postgres.CloneFromAsync(UpstreamFor(current, clone.Upstream), cancellationToken);
                 _standbyTimeline = 0;
                 _upstream = clone.Upstream;
@@ -417,6 +481,8 @@ internal sealed class KeeperService(
 
     private static Configuration.HostPort ParseAddress(string address) =>
         Configuration.HostPort.TryParse(address, out var parsed, out var error) ? parsed.Value : throw new InvalidOperationException($"member address {error}");
+
+    private sealed record LeaderAnswer(TimeSpan At, IReadOnlyList<NodeHealth>? Nodes);
 
     private static Lsn? Max(Lsn? a, Lsn? b) => a is { } x && b is { } y ? Lsn.Max(x, y) : a ?? b;
 }

@@ -41,6 +41,9 @@ internal sealed record KeeperReport
     public ulong? SystemIdentifier { get; init; }
     public int Timeline { get; init; }
 
+    /// <summary>Where <see cref="Timeline"/> forked from its parent (its history file's last switch point); null on timeline 1 or when unknown.</summary>
+    public Lsn? TimelineFork { get; init; }
+
     /// <summary>WAL flush position of a primary.</summary>
     public Lsn? FlushLsn { get; init; }
 

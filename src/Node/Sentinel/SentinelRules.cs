@@ -306,6 +306,11 @@ internal static class SentinelRules
                 SentinelStatus.PrimaryUnhealthy);
         }
 
+        if (BranchToRecord(input, primary) is { } record)
+        {
+            return SentinelDecision.Propose(record, $"{primary} runs {record.Branch} since generation {record.Generation}", SentinelStatus.Converging);
+        }
+
         var (syncStep, syncReason) = SyncPlanner.Step(input, primary);
         if (syncStep is not null)
         {
@@ -326,5 +331,19 @@ internal static class SentinelRules
         }
 
         return SentinelDecision.Wait($"healthy: primary {primary}, sync {view.Sync}", SentinelStatus.Healthy);
+    }
+
+    /// <summary>
+    /// The timeline branch the primary reports, to record in its history entry, once it has applied the view naming it
+    /// and while the entry has none: keepers compare standbys' branches with it (<see cref="Keeper.KeeperPlanner.Divergence"/>).
+    /// </summary>
+    private static RecordTimelineBranch? BranchToRecord(SentinelInput input, string primary)
+    {
+        var history = input.State.History;
+        return history.Count > 0 && history[^1] is { Branch: null } last && last.NewPrimary == primary
+            && input.Fresh(primary) is { IsHealthyPrimary: true, Timeline: > 1, TimelineFork: { } fork } report
+            && report.AppliedGeneration >= last.Generation
+                ? new RecordTimelineBranch(last.Generation, primary, new TimelineBranch(report.Timeline, fork))
+                : null;
     }
 }

@@ -127,7 +127,8 @@ internal sealed partial class PostgresInstance
             control = await ReadControlDataAsync(cancellationToken);
         }
         var localEnd = knownLocalEnd is { } known ? Lsn.Max(known, control.WalEndEstimate) : control.WalEndEstimate;
-        var local = new LocalWalState(control.SystemIdentifier, control.CheckpointTimeline, localEnd, control.DataChecksums || control.WalLogHints);
+        var local = new LocalWalState(control.SystemIdentifier, control.CheckpointTimeline, localEnd, control.DataChecksums || control.WalLogHints,
+            await ReadTimelineForkAsync(control.CheckpointTimeline, cancellationToken));
         var remote = await ReadSourceStateAsync(source, cancellationToken);
         var assessment = RewindAssessor.Assess(local, remote);
         if (remote.InRecovery && assessment.Decision != RewindDecision.NotNeeded)

@@ -1,5 +1,6 @@
 using PgRaft.PgControl.Configuration;
 using PgRaft.PgControl.Processes;
+using PgRaft.PgControl.Wal;
 
 namespace PgRaft.PgControl.Instance;
 
@@ -157,6 +158,52 @@ internal sealed partial class PostgresInstance
         catch (FormatException e)
         {
             throw new PgControlException(PgControlError.CommandFailed, $"Could not read pg_controldata's output: {e.Message}", inner: e);
+        }
+    }
+
+    /// <summary>
+    /// Where <paramref name="timeline"/> forked from its parent in this data directory: the switch point on the last line
+    /// of <c>pg_wal/%08X.history</c>, which PostgreSQL writes at a promotion and a standby fetches with the timeline.
+    /// Null for timeline 1 and when the file is missing. Together with the number it tells same-numbered timelines apart.
+    /// </summary>
+    public async Task<Lsn?> ReadTimelineForkAsync(int timeline, CancellationToken cancellationToken)
+    {
+        if (timeline <= 1)
+        {
+            return null;
+        }
+        var path = Path.Combine(DataDirectory, "pg_wal", timeline.ToString("X8", System.Globalization.CultureInfo.InvariantCulture) + ".history");
+        string text;
+        try
+        {
+            text = await File.ReadAllTextAsync(path, cancellationToken);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        try
+        {
+            var entries = Rewind.RewindAssessor.ParseHistory(text);
+            return entries.Count > 0 ? entries[^1].SwitchPoint : null;
+        }
+        catch (FormatException e)
+        {
+            throw new PgControlException(PgControlError.CommandFailed, $"'{path}' is not a timeline history file: {e.Message}", inner: e);
+        }
+    }
+
+    /// <summary><see cref="ReadTimelineForkAsync"/> for a probe: an unreadable history file leaves the fork unknown rather than failing the probe.</summary>
+    private async Task<Lsn?> ReadTimelineForkOrNullAsync(int timeline, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ReadTimelineForkAsync(timeline, cancellationToken);
+        }
+        catch (Exception e) when (e is PgControlException or IOException or UnauthorizedAccessException)
+        {
+            LogMessages.TimelineHistoryUnreadable(_logger, timeline, e.Message);
+            return null;
         }
     }
 }

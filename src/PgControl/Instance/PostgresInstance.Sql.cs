@@ -29,7 +29,8 @@ internal sealed partial class PostgresInstance
                     ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,
                current_setting('synchronous_standby_names'),
                ARRAY(SELECT name FROM pg_settings WHERE pending_restart ORDER BY name),
-               (SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver WHERE status = 'streaming');
+               (SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver WHERE status = 'streaming'),
+               (SELECT status FROM pg_stat_wal_receiver);
         SELECT application_name, client_addr::text, state, sync_state, sent_lsn::text, flush_lsn::text, replay_lsn::text
           FROM pg_stat_replication ORDER BY application_name;
         """;
@@ -132,6 +133,7 @@ internal sealed partial class PostgresInstance
             var syncNames = reader.GetString(6);
             var pending = reader.GetFieldValue<string[]>(7);
             var upstream = reader.IsDBNull(8) ? null : reader.GetString(8);
+            var receiverStatus = reader.IsDBNull(9) ? null : reader.GetString(9);
             await reader.NextResultAsync(cancellationToken);
             var clients = new List<ReplicationClient>();
             while (await reader.ReadAsync(cancellationToken))
@@ -143,7 +145,8 @@ internal sealed partial class PostgresInstance
                     reader.IsDBNull(3) ? "" : reader.GetString(3),
                     LsnOrNull(reader, 4), LsnOrNull(reader, 5), LsnOrNull(reader, 6)));
             }
-            return new PostgresStatus(true, true, pid, inRecovery, systemIdentifier, timeline, flush, receive, replay, upstream, syncNames, clients, pending, null);
+            var fork = timeline is { } tli ? await ReadTimelineForkOrNullAsync(tli, cancellationToken) : null;
+            return new PostgresStatus(true, true, pid, inRecovery, systemIdentifier, timeline, flush, receive, replay, upstream, syncNames, clients, pending, null, fork, receiverStatus);
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
         {

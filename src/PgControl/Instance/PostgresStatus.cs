@@ -36,6 +36,9 @@ internal sealed record ReplicationSlot(string Name, bool Active, Lsn? RestartLsn
 /// <summary>What one probe of the local server found.</summary>
 /// <param name="Running">The postmaster process is alive.</param>
 /// <param name="Accepting">A connection succeeded and the queries below answered.</param>
+/// <param name="TimelineFork">Where <paramref name="Timeline"/> forked from its parent (the last switch point in its
+/// pg_wal history file); null on timeline 1, or when the file is missing or unreadable.</param>
+/// <param name="WalReceiverStatus">pg_stat_wal_receiver.status ('streaming' while a standby streams); null without a WAL receiver.</param>
 internal sealed record PostgresStatus(
     bool Running,
     bool Accepting,
@@ -50,8 +53,12 @@ internal sealed record PostgresStatus(
     string? SynchronousStandbyNames,
     IReadOnlyList<ReplicationClient> Replication,
     IReadOnlyList<string> PendingRestart,
-    string? Error)
+    string? Error,
+    Lsn? TimelineFork = null,
+    string? WalReceiverStatus = null)
 {
+    public bool Streaming => WalReceiverStatus == "streaming";
+
     public static PostgresStatus Stopped(string? error = null) =>
         new(false, false, null, null, null, null, null, null, null, null, null, [], [], error);
 }

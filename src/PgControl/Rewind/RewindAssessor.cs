@@ -22,7 +22,8 @@ internal sealed record TimelineHistoryEntry(int Timeline, Lsn SwitchPoint);
 
 /// <param name="End">WAL up to (not including) this position exists locally.</param>
 /// <param name="RewindCapable">Data checksums or wal_log_hints are on, which pg_rewind requires.</param>
-internal sealed record LocalWalState(ulong SystemIdentifier, int Timeline, Lsn End, bool RewindCapable);
+/// <param name="TimelineFork">Where the local <paramref name="Timeline"/> forked from its parent (its history file's last switch point); null on timeline 1 or when unknown.</param>
+internal sealed record LocalWalState(ulong SystemIdentifier, int Timeline, Lsn End, bool RewindCapable, Lsn? TimelineFork = null);
 
 /// <param name="Position">The source's current WAL position (flush on a primary, replay on a standby).</param>
 /// <param name="History">The source's timeline history (ancestors of its current timeline).</param>
@@ -38,6 +39,15 @@ internal static class RewindAssessor
         {
             return new(RewindDecision.Hopeless,
                 $"the local data directory belongs to another cluster (system identifier {local.SystemIdentifier}, source {source.SystemIdentifier})");
+        }
+        if (local.Timeline == source.Timeline && local.TimelineFork is { } localFork && source.History.Count > 0
+            && source.History[^1].SwitchPoint != localFork)
+        {
+            // Both promoted from the same parent: same number, different branches. pg_rewind (15) compares only the
+            // timeline numbers here, finds them equal and rewinds nothing; the standby would then fail on the first
+            // mismatched record for ever. Only a fresh copy helps.
+            return new(RewindDecision.Hopeless,
+                $"the local timeline {local.Timeline} forked at {localFork}, the source's at {source.History[^1].SwitchPoint}: same number, different branches, which pg_rewind cannot tell apart");
         }
         if (local.Timeline == source.Timeline)
         {

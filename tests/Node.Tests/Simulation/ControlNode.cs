@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Microsoft.Extensions.Logging.Abstractions;
+using PgRaft.Node.Api;
 using PgRaft.Node.Cluster;
 using PgRaft.Node.Keeper;
 using PgRaft.Node.Leader;
@@ -91,6 +92,10 @@ internal sealed class PgraftProcess
     // The newest leader clock reading an ack brought (KeeperService's report clock).
     private readonly LeaderClockEcho _leaderClock;
 
+    // KeeperService's stall watch and the leader's last answer (keeper clock, node health).
+    private readonly StreamingWatch _streamingWatch = new();
+    private (TimeSpan At, IReadOnlyList<NodeHealth> Nodes)? _lastAnswer;
+
     // Lease renewal in flight (the real loop awaits it, cancelled after RenewInterval).
     private (long RequestId, TimeSpan T0, long Generation, TimeSpan Deadline)? _renewal;
 
@@ -175,12 +180,13 @@ internal sealed class PgraftProcess
             case ReportPayload report:
                 if (AcceptReport(report.Report) is { } reading)
                 {
-                    _sim.Send(Id, from, new ReportAckPayload(reading));
+                    _sim.Send(Id, from, new ReportAckPayload(reading, HealthTable()));
                 }
 
                 break;
             case ReportAckPayload ack:
                 _leaderClock.Received(ack.Clock);
+                _lastAnswer = (MonotonicClock.Now, ack.Nodes);
                 break;
             case LeaseRequestPayload request:
                 StartGrant(from, request);
@@ -268,6 +274,26 @@ internal sealed class PgraftProcess
 
         Duties.EnsureTerm(term);
         return Duties.Accept(report, Id, Current.Spec);
+    }
+
+    /// <summary>Every node's health, as NodeRuntime.AcceptReportAsync puts it in the ack.</summary>
+    private List<NodeHealth> HealthTable()
+    {
+        var spec = Current.Spec;
+        var (reports, _) = Duties.Snapshot();
+        var now = MonotonicClock.Now;
+        var primaryPosition = Current.View.Primary is { } primary ? reports.Latest(primary)?.Position : null;
+        return reports.Nodes.Values
+            .Select(r => r.Latest)
+            .Select(r => new NodeHealth(
+                r.NodeId,
+                r.PostgresRunning && r.IsFresh(now, spec.FailTimeout),
+                r.Role,
+                r.Healthy,
+                primaryPosition is { } p && r.Position is { } position ? (long)p.BytesSince(position) : (r.Role == PgRole.Primary ? 0 : long.MaxValue),
+                r.Position,
+                (now - r.ReceivedAt).TotalSeconds))
+            .ToList();
     }
 
     private sealed class PendingGrant(string from, long requestId, LeaseRequest request, long term, TimeSpan startedAt)
@@ -511,7 +537,12 @@ internal sealed class PgraftProcess
         var observedAfter = _leaderClock.BeforeProbe();
         var local = Observe();
         SendReport(BuildReport(current, local) with { ObservedAfter = observedAfter });
-        var action = KeeperPlanner.Plan(new KeeperSituation(Id, current, local, Lease.HoldsLease));
+        var now = MonotonicClock.Now;
+        var primaryAvailable = _lastAnswer is { } answer && now - answer.At < current.Spec.FailTimeout
+            && StreamingWatch.PrimaryHealthy(answer.Nodes, current.View.Primary)
+            && current.View.Primary is { } primary && _sim.ReachablePostgres(Id, primary) is not null; // KeeperService's TCP connect
+        var notStreamingFor = _streamingWatch.Observe(Id, current, local, primaryAvailable, now);
+        var action = KeeperPlanner.Plan(new KeeperSituation(Id, current, local, Lease.HoldsLease, notStreamingFor));
         LastKeeperAction = action.ToString();
         if (action is WaitAction)
         {
@@ -520,6 +551,11 @@ internal sealed class PgraftProcess
         }
 
         _sim.CountEvent("keeper " + action.GetType().Name, $"{Id}: {action.Reason}");
+        if (action is CloneAction && local.Running)
+        {
+            _sim.CountEvent("stuck standby re-cloned", Id);
+        }
+
         var error = Execute(action, current);
         _lastError = error is null ? null : $"{action.GetType().Name}: {error}";
     }
@@ -533,8 +569,8 @@ internal sealed class PgraftProcess
         }
 
         return pg.Running
-            ? new LocalPostgres(true, true, pg.Role, pg.SystemIdentifier, pg.Timeline, pg.Position, pg.Role == PgRole.Standby ? _upstream : null, pg.EffectiveSync.ToSynchronousStandbyNames())
-            : new LocalPostgres(true, false, pg.Role, pg.SystemIdentifier, pg.Timeline, pg.Position, null, "");
+            ? new LocalPostgres(true, true, pg.Role, pg.SystemIdentifier, pg.Timeline, pg.Position, pg.Role == PgRole.Standby ? _upstream : null, pg.EffectiveSync.ToSynchronousStandbyNames(), "", pg.TimelineFork, pg.Streaming)
+            : new LocalPostgres(true, false, pg.Role, pg.SystemIdentifier, pg.Timeline, pg.Position, null, "", "", pg.TimelineFork);
     }
 
     private KeeperReport BuildReport(ClusterState current, LocalPostgres local)
@@ -548,6 +584,7 @@ internal sealed class PgraftProcess
             Role = local.Role,
             SystemIdentifier = local.SystemIdentifier,
             Timeline = local.Timeline,
+            TimelineFork = local.TimelineFork,
             FlushLsn = local.Role == PgRole.Primary ? (_stoppedForSwitchover is not null && _finalLsn is { } final ? final : local.Position) : null,
             ReceiveLsn = running && local.Role == PgRole.Standby ? local.Position : null,
             ReplayLsn = running && local.Role == PgRole.Standby ? local.Position : null,
@@ -565,7 +602,12 @@ internal sealed class PgraftProcess
         var leader = LeaderTarget();
         if (leader == Id)
         {
-            _leaderClock.Received(AcceptReport(report));
+            var reading = AcceptReport(report);
+            _leaderClock.Received(reading);
+            if (reading is not null)
+            {
+                _lastAnswer = (MonotonicClock.Now, HealthTable());
+            }
         }
         else if (leader is not null)
         {
@@ -592,9 +634,10 @@ internal sealed class PgraftProcess
 
                 if (pg.Running)
                 {
-                    return "PostgreSQL is running";
+                    pg.Stop("stopped to re-clone"); // a stuck standby, as KeeperService does
                 }
 
+                _streamingWatch.Reset();
                 pg.CopyFrom(cloneSource, clone.Upstream);
                 _upstream = clone.Upstream;
                 return null;

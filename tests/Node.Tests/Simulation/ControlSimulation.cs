@@ -159,8 +159,7 @@ internal sealed class ControlSimulation
         foreach (var standby in _nodes)
         {
             var pg = standby.Postgres;
-            if (standby != primary && pg.Running && pg.StandbySignal && pg.Conninfo == primary.Id && Connected(standby.Id, primary.Id)
-                && pg.IsPrefixOf(primary.Postgres))
+            if (standby != primary && pg.Running && pg.StandbySignal && pg.Conninfo == primary.Id && Connected(standby.Id, primary.Id))
             {
                 pg.Receive(primary.Postgres, int.MaxValue, _timelineSwitches.Contains);
             }
@@ -274,13 +273,15 @@ internal sealed class ControlSimulation
         foreach (var node in _nodes)
         {
             var pg = node.Postgres;
+            pg.Streaming = pg is { Running: true, StandbySignal: true, Conninfo: { } conninfo } && conninfo != node.Id
+                && _byId[conninfo].Postgres is { Running: true } source && Connected(node.Id, conninfo) && pg.CanStreamFrom(source);
             if (!pg.Running || !pg.StandbySignal || pg.Conninfo is not { } upstreamId || upstreamId == node.Id || _random.Next(2) == 0)
             {
                 continue;
             }
 
             var upstream = _byId[upstreamId].Postgres;
-            if (upstream.Running && upstream.Wal.Count > pg.Wal.Count && Connected(node.Id, upstreamId) && pg.IsPrefixOf(upstream))
+            if (pg.Streaming && upstream.Wal.Count > pg.Wal.Count)
             {
                 pg.Receive(upstream, 1 + _random.Next(4), _timelineSwitches.Contains);
             }
@@ -668,7 +669,7 @@ internal sealed class ControlSimulation
         var state = process?.StateMachine.Current;
         var lease = process is null ? "-" : process.Lease.Holder.ToString();
         return string.Create(CultureInfo.InvariantCulture, $"{node.Id}[{(process is null ? "crashed" : node.Paused ? "paused" : process.Core.SoftState.Role.ToString())} term {process?.Core.SoftState.Term}, ")
-            + string.Create(CultureInfo.InvariantCulture, $"view g{state?.View.Generation} primary {state?.View.Primary} sync {state?.View.Sync}/{state?.View.PrimarySync}; pg sync {pg.EffectiveSync} {(pg.Running ? "running" : "stopped")} {pg.Role} tl{pg.Timeline} {pg.Position} ")
+            + string.Create(CultureInfo.InvariantCulture, $"view g{state?.View.Generation} primary {state?.View.Primary} sync {state?.View.Sync}/{state?.View.PrimarySync}; pg sync {pg.EffectiveSync} {(pg.Running ? "running" : "stopped")} {pg.Role} tl{pg.Timeline} (forked at {pg.TimelineFork?.ToString() ?? "-"}) {pg.Position} ")
             + string.Create(CultureInfo.InvariantCulture, $"guard {pg.GuardDeadline?.TotalMilliseconds:F0} clock {node.Clock.Now.TotalMilliseconds:F0}; lease {lease}]");
     }
 
@@ -691,6 +692,12 @@ internal sealed class ControlSimulation
         foreach (var node in _nodes)
         {
             text.Append("  ").AppendLine(Describe(node));
+        }
+
+        if (Leader()?.Process?.StateMachine.Current.History is { } history)
+        {
+            text.Append("  history: ").AppendLine(string.Join("; ", history.Select(h =>
+                $"g{h.Generation} {h.OldPrimary ?? "-"}→{h.NewPrimary} left timeline {h.Timeline} at {h.Lsn}, runs {h.Branch?.ToString() ?? "?"}")));
         }
 
         text.AppendLine("  last events:");

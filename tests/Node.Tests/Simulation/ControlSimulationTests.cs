@@ -134,11 +134,17 @@ public sealed class ControlSimulationTests(ITestOutputHelper output)
         output.WriteLine($"caught after {tried} schedules:\n{caught}");
     }
 
-    /// <summary>The schedules that found bugs in src/Node (see SimulationFindingsTests), kept as regression runs.</summary>
+    /// <summary>
+    /// The schedules that found bugs in src/Node (see SimulationFindingsTests and Keeper/TimelineBranchTests), kept as
+    /// regression runs. 5001483 and 5002105: two nodes promoted to same-numbered timelines, and the one back as a standby
+    /// never streamed again.
+    /// </summary>
     [Theory]
     [InlineData("seed=5000031;nodes=5;mode=Sync;k=2;fail=2733;lease=2477;drift=7;drop=3;delay=10;faultSeconds=23;faultsPerMinute=9;broken=None")]
     [InlineData("seed=5000057;nodes=3;mode=Sync;k=1;fail=2027;lease=1226;drift=4;drop=10;delay=13;faultSeconds=28;faultsPerMinute=25;broken=None")]
     [InlineData("seed=5000173;nodes=3;mode=Sync;k=1;fail=332;lease=3030;drift=8;drop=9;delay=27;faultSeconds=37;faultsPerMinute=19;broken=None")]
+    [InlineData("seed=5001483;nodes=5;mode=Async;k=2;fail=1537;lease=1161;drift=6;drop=9;delay=42;faultSeconds=39;faultsPerMinute=20;broken=None")]
+    [InlineData("seed=5002105;nodes=3;mode=Async;k=2;fail=1062;lease=1007;drift=1;drop=6;delay=45;faultSeconds=38;faultsPerMinute=30;broken=None")]
     public void Schedules_that_found_bugs_stay_green(string replay)
     {
         var result = ControlSimulation.Run(ControlSimParameters.Parse(replay));

@@ -1,3 +1,4 @@
+using PgRaft.Node.Api;
 using PgRaft.Node.Leader;
 using PgRaft.Node.Lease;
 using PgRaft.Node.Sentinel;
@@ -13,8 +14,8 @@ internal sealed record RaftPayload(RaftMessage Message) : SimPayload;
 /// <summary>A keeper's status report to the Raft leader.</summary>
 internal sealed record ReportPayload(KeeperReport Report) : SimPayload;
 
-/// <summary>The leader's ack of a report: the reading of its clock that the keeper's next report echoes.</summary>
-internal sealed record ReportAckPayload(LeaderClockReading Clock) : SimPayload;
+/// <summary>The leader's ack of a report: the reading of its clock that the keeper's next report echoes, and every node's health.</summary>
+internal sealed record ReportAckPayload(LeaderClockReading Clock, IReadOnlyList<NodeHealth> Nodes) : SimPayload;
 
 internal sealed record LeaseRequestPayload(long RequestId, LeaseRequest Request) : SimPayload;
 

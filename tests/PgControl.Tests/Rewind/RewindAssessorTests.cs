@@ -51,6 +51,21 @@ public sealed class RewindAssessorTests
         }).QuickCheckThrowOnFailure();
 
     [Fact]
+    public void A_same_numbered_timeline_with_another_fork_point_is_hopeless_for_pg_rewind()
+    {
+        // Local promoted from timeline 1 at 0/5800000, the source at Fork: both are on a timeline 2, and the local WAL
+        // is not ahead of the source's, so by number and position alone it would look like a prefix.
+        var otherBranch = new LocalWalState(System, 2, Lsn.Parse("0/5900000"), true, Lsn.Parse("0/5800000"));
+        var assessment = RewindAssessor.Assess(otherBranch, Promoted);
+        Assert.Equal(RewindDecision.Hopeless, assessment.Decision);
+        Assert.Contains("different branches", assessment.Reason, StringComparison.Ordinal);
+
+        // On the source's own branch (same fork point), or with the fork unknown, the position rule decides as before.
+        Assert.Equal(RewindDecision.NotNeeded, RewindAssessor.Assess(otherBranch with { TimelineFork = Fork }, Promoted).Decision);
+        Assert.Equal(RewindDecision.NotNeeded, RewindAssessor.Assess(otherBranch with { TimelineFork = null }, Promoted).Decision);
+    }
+
+    [Fact]
     public void Parses_a_history_file()
     {
         var history = RewindAssessor.ParseHistory("1\t0/3000060\tno recovery target specified\n\n2\t0/50000D8\tno recovery target specified\n");
