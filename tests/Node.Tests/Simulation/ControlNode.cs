@@ -410,6 +410,7 @@ internal sealed class PgraftProcess
 
         Duties.EnsureTerm(term);
         var state = Current;
+        Duties.ObservePrimary(state.View.Primary);
         var (reports, leases) = Duties.Snapshot();
         var broken = _sim.Parameters.Broken == BrokenRule.SentinelSkipsLeaseWait;
 
