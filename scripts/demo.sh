@@ -27,7 +27,7 @@ fi
 mkdir -p "$demo"
 chmod 755 "$demo"
 log "building pgraft (Release)"
-dotnet publish src/Node/PgRaft.Node.csproj -c Release -o "$demo/bin" -nologo -clp:ErrorsOnly >/dev/null
+scripts/publish-pgraft.sh "$demo/bin"
 
 secret_file() {
   local path="$1"

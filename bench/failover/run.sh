@@ -19,7 +19,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building pgraft (Release)"
-dotnet publish src/Node/PgRaft.Node.csproj -c Release -o "$work/bin" -nologo -clp:ErrorsOnly >/dev/null
+scripts/publish-pgraft.sh "$work/bin"
 dotnet build bench/failover/Writer/PgRaft.FailoverWriter.csproj -c Release -o "$work/writer" -nologo -clp:ErrorsOnly >/dev/null
 (umask 077; openssl rand -hex 24 > "$work/cluster.secret"; openssl rand -hex 16 > "$work/su.password"; openssl rand -hex 16 > "$work/repl.password")
 peers=$(for n in "${nodes[@]}"; do printf '{ "Id": "node%s", "Raft": "127.0.0.1:2901%s" },' "$n" "$n"; done)

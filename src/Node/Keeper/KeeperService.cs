@@ -44,6 +44,9 @@ internal sealed class KeeperService(
     private bool _checkpointAfterPromotion;
     private volatile string? _rebuilding;
 
+    /// <summary>pg_control as read right after a switchover stop; nothing but a keeper action changes it while stopped.</summary>
+    private volatile ControlData? _controlAtStop;
+
     /// <summary>The last observation, for the health endpoints.</summary>
     public LocalPostgres Local { get; private set; } = LocalPostgres.Missing;
 
@@ -79,6 +82,13 @@ internal sealed class KeeperService(
         var (local, _) = await ObserveAsync(cancellationToken);
         var notStreamingFor = _streamingWatch.Observe(nodeId, current, local, await PrimaryAvailableAsync(current, local, cancellationToken), lease.Clock.Now);
         var action = KeeperPlanner.Plan(new KeeperSituation(nodeId, current, local, lease.HoldsLease, notStreamingFor));
+        if (action is RewindAction rewind && !StreamingWatch.PrimaryHealthy(health(), rewind.Source))
+        {
+            // Until the new primary has finished promoting, it cannot tell whether a rewind is needed (PgControl would
+            // refuse: SourceNotReady); asking anyway only spends CPU in the very window the promotion needs it.
+            action = new WaitAction($"{rewind.Reason}: waiting until the leader sees {rewind.Source} running as primary");
+        }
+
         if (action is WaitAction wait)
         {
             if (wait.Reason != _lastWait)
@@ -146,7 +156,7 @@ internal sealed class KeeperService(
             }
         }
 
-        var control = await postgres.ReadControlDataAsync(cancellationToken);
+        var control = _controlAtStop ?? await postgres.ReadControlDataAsync(cancellationToken);
         var stoppedRole = File.Exists(Path.Combine(postgres.DataDirectory, "standby.signal")) ? PgRole.Standby : PgRole.Primary;
         var stoppedFork = await ReadTimelineForkAsync(control.CheckpointTimeline, cancellationToken);
         return (new LocalPostgres(true, false, stoppedRole, control.SystemIdentifier, control.CheckpointTimeline, control.CheckpointLocation, null, "", "", stoppedFork), null);
@@ -219,6 +229,7 @@ internal sealed class KeeperService(
 
     private async Task ExecuteAsync(KeeperAction action, ClusterState current, CancellationToken cancellationToken)
     {
+        _controlAtStop = null;
         _rebuilding = action switch
         {
             InitializeAction => "initialising the data directory (initdb)",
@@ -318,6 +329,8 @@ internal sealed class KeeperService(
                 var control = await postgres.ReadControlDataAsync(cancellationToken);
                 _finalLsn = control.CheckpointLocation;
                 _stoppedForSwitchover = stop.Generation;
+                // The report that lets the switchover go on comes next: pg_controldata once is enough.
+                _controlAtStop = control;
                 break;
             default:
                 throw new InvalidOperationException($"the keeper cannot execute {action.GetType().Name}");

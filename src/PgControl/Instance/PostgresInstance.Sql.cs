@@ -293,6 +293,10 @@ internal sealed partial class PostgresInstance
             await using var check = new NpgsqlCommand("SELECT pg_is_in_recovery()", connection);
             if ((bool)(await check.ExecuteScalarAsync(cancellationToken))!)
             {
+                // Slots first, while still a standby (physical slots can be made in recovery): the other standbys,
+                // re-pointed at this server as soon as the view names it, then find their slot on their first try
+                // instead of waiting out wal_retrieve_retry_interval, and follow the timeline switch by streaming.
+                await CreateMissingSlotsAsync(connection, slots, cancellationToken);
                 await ApplySynchronousStandbyNamesBeforePromotionAsync(connection, cancellationToken);
                 // pg_promote(true) checks for the end of recovery only every 100 ms; the loop below asks every 10 ms.
                 await using var promote = new NpgsqlCommand("SELECT pg_promote(false)", connection);
@@ -302,7 +306,7 @@ internal sealed partial class PostgresInstance
                 }
             }
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            while (true)
+            for (var poll = 1; ; poll++)
             {
                 await using var writable = new NpgsqlCommand("SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'", connection);
                 if ((bool)(await writable.ExecuteScalarAsync(cancellationToken))!)
@@ -313,16 +317,13 @@ internal sealed partial class PostgresInstance
                 {
                     throw new PgControlException(PgControlError.PromoteFailed, "The server did not become writable within 60 s of promotion.", ReadLogTail());
                 }
+                if (poll % 3 == 0)
+                {
+                    await SignalPromotionAgainAsync(connection, cancellationToken);
+                }
                 await Task.Delay(10, cancellationToken);
             }
-            if (slots.Count > 0)
-            {
-                await using var createSlots = new NpgsqlCommand(CreateMissingSlotsSql, connection)
-                {
-                    Parameters = { new() { Value = slots.ToArray() } },
-                };
-                await createSlots.ExecuteNonQueryAsync(cancellationToken);
-            }
+            await CreateMissingSlotsAsync(connection, slots, cancellationToken);
         }
         Role = ServerRole.Primary;
         _upstream = null;
@@ -331,6 +332,37 @@ internal sealed partial class PostgresInstance
         {
             await ReloadAsync(cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// A standby whose upstream is gone (the old primary of a switchover) that notices the promotion while waiting for
+    /// streamed WAL first sleeps out the rest of wal_retrieve_retry_interval, unwoken, before it ends recovery: up to
+    /// 250 ms of outage. Another promote signal wakes that sleep; once recovery has ended it is refused, harmlessly.
+    /// </summary>
+    private static async Task SignalPromotionAgainAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var promote = new NpgsqlCommand("SELECT pg_promote(false) WHERE pg_is_in_recovery()", connection);
+            await promote.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ObjectNotInPrerequisiteState)
+        {
+            // Recovery ended between the check and the call: the promotion is done.
+        }
+    }
+
+    private static async Task CreateMissingSlotsAsync(NpgsqlConnection connection, IReadOnlyCollection<string> slots, CancellationToken cancellationToken)
+    {
+        if (slots.Count == 0)
+        {
+            return;
+        }
+        await using var createSlots = new NpgsqlCommand(CreateMissingSlotsSql, connection)
+        {
+            Parameters = { new() { Value = slots.ToArray() } },
+        };
+        await createSlots.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>
