@@ -20,12 +20,12 @@ internal sealed partial class EpollForwarder : IForwarder, IDisposable
     private readonly EpollLoop[] _loops;
     private int _next;
 
-    public EpollForwarder(int bufferSize, int threads)
+    public EpollForwarder(EpollLoopSettings settings, int threads)
     {
         _loops = new EpollLoop[threads];
         for (var i = 0; i < threads; i++)
         {
-            _loops[i] = new EpollLoop(bufferSize, i);
+            _loops[i] = new EpollLoop(settings, i);
         }
     }
 

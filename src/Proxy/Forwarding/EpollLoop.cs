@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -40,6 +41,8 @@ internal sealed partial class EpollLoop : IDisposable
     private const ulong ListenToken = ulong.MaxValue - 1;
 
     private readonly int _bufferSize;
+    private readonly EpollLoopSettings _settings;
+    private readonly int _index;
     private readonly int _epoll;
     private readonly int _wake;
     private readonly ConcurrentQueue<Pair> _incoming = new();
@@ -54,9 +57,11 @@ internal sealed partial class EpollLoop : IDisposable
     private int _load;
     private volatile bool _stopping;
 
-    public EpollLoop(int bufferSize, int index)
+    public EpollLoop(EpollLoopSettings settings, int index)
     {
-        _bufferSize = bufferSize;
+        _settings = settings;
+        _bufferSize = settings.BufferSize;
+        _index = index;
         _epoll = epoll_create1(SockCloexec);
         _wake = eventfd(0, SockCloexec | SockNonBlock);
         if (_epoll < 0 || _wake < 0)
@@ -194,10 +199,33 @@ internal sealed partial class EpollLoop : IDisposable
 
     private unsafe void Run()
     {
+        ApplyThreadSettings();
         var events = stackalloc EpollEvent[MaxEvents];
+        var busyPollTicks = (long)(_settings.BusyPoll.TotalSeconds * Stopwatch.Frequency);
+        var busyUntil = 0L;
         while (!_stopping)
         {
-            var count = epoll_wait(_epoll, events, MaxEvents, NextTimeout());
+            int count;
+            if (busyPollTicks > 0 && Stopwatch.GetTimestamp() < busyUntil)
+            {
+                // Busy-poll window: the answer to what was just forwarded usually comes within
+                // microseconds; catching it without sleeping saves a wake-up on its way back.
+                count = epoll_wait(_epoll, events, MaxEvents, 0);
+                if (count == 0)
+                {
+                    continue;
+                }
+            }
+            else
+            {
+                count = epoll_wait(_epoll, events, MaxEvents, NextTimeout());
+            }
+
+            if (count > 0 && busyPollTicks > 0)
+            {
+                busyUntil = Stopwatch.GetTimestamp() + busyPollTicks;
+            }
+
             if (count < 0)
             {
                 if (Marshal.GetLastPInvokeError() == EINTR)

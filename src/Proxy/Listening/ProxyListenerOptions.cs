@@ -48,6 +48,21 @@ internal sealed class ProxyListenerOptions
 
     public static int DefaultEpollThreads => Math.Min(2, Environment.ProcessorCount);
 
+    /// <summary>
+    /// Epoll mode: after serving events, a forwarding thread polls without blocking for this long
+    /// before it sleeps in epoll_wait (zero: it sleeps at once). At most 1 ms.
+    /// </summary>
+    public TimeSpan EpollBusyPoll { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Epoll mode: bind forwarding thread i to the i-th CPU the process may use.</summary>
+    public bool EpollPinThreads { get; init; }
+
+    /// <summary>
+    /// Epoll mode: nice value of the forwarding threads (-20 to 19; 0 keeps the process's). A negative
+    /// value needs CAP_SYS_NICE; without it the threads keep the process's priority.
+    /// </summary>
+    public int EpollThreadNice { get; init; }
+
     /// <summary>TCP keepalive on both sockets: idle time before the first probe.</summary>
     public TimeSpan KeepAliveIdle { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -71,6 +86,8 @@ internal sealed class ProxyListenerOptions
         Require(KeepAliveInterval >= TimeSpan.FromSeconds(1), nameof(KeepAliveInterval), "must be at least 1 s");
         Require(KeepAliveCount >= 1, nameof(KeepAliveCount), "must be at least 1");
         Require(EpollThreads is >= 1 and <= 64, nameof(EpollThreads), "must be between 1 and 64");
+        Require(EpollBusyPoll >= TimeSpan.Zero && EpollBusyPoll <= TimeSpan.FromMilliseconds(1), nameof(EpollBusyPoll), "must be between 0 and 1 ms");
+        Require(EpollThreadNice is >= -20 and <= 19, nameof(EpollThreadNice), "must be between -20 and 19");
         Require(Backlog >= 1, nameof(Backlog), "must be at least 1");
     }
 
