@@ -49,18 +49,21 @@ as_postgres "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w start >/dev/nul
 
 # HAProxy as a user would run it on this box: one process, one thread per CPU (what 2.6 picks by itself;
 # written out here), TCP mode. Extra configurations for comparison: "splice" (option splice-auto: kernel
-# splicing where HAProxy judges it worth it), "busy" (busy-polling: the threads spin instead of sleeping).
+# splicing where HAProxy judges it worth it), "busy" (busy-polling: the threads spin instead of sleeping),
+# "pin" (cpu-map: thread i bound to CPU i), "unix" (to PostgreSQL's Unix socket instead of loopback TCP).
 declare -A PID_OF=([direct]="")
 TARGETS=("direct:$PG_PORT")
 haproxy_port=$HAPROXY_PORT
 for config in $HAPROXIES; do
   name=$([ "$config" = default ] && echo haproxy || echo "haproxy-$config")
-  extra_global="" extra_listen=""
+  extra_global="" extra_listen="" server="127.0.0.1:$PG_PORT"
   case $config in
     default) ;;
     splice) extra_listen="  option splice-auto" ;;
     busy) extra_global="  busy-polling" ;;
-    *) echo "unknown HAProxy configuration $config (default, splice, busy)" >&2; exit 2 ;;
+    pin) extra_global="  cpu-map auto:1/1-$(nproc) 0-$(($(nproc) - 1))" ;;
+    unix) server="$WORK/.s.PGSQL.$PG_PORT" ;;
+    *) echo "unknown HAProxy configuration $config (default, splice, busy, pin, unix)" >&2; exit 2 ;;
   esac
   cat >"$WORK/$name.cfg" <<CFG
 global
@@ -74,7 +77,7 @@ defaults
   timeout server 1h
 listen pg
   bind 127.0.0.1:$haproxy_port
-  server pg 127.0.0.1:$PG_PORT
+  server pg $server
 $extra_listen
 CFG
   haproxy -f "$WORK/$name.cfg" -db >"$WORK/$name.log" 2>&1 &
@@ -132,12 +135,19 @@ TICKS=$(getconf CLK_TCK)
 # Warm-up: JIT, connection paths, caches.
 for target in "${TARGETS[@]}"; do DURATION=3 run_pgbench select 8 "${target#*:}" >/dev/null; done
 
-measure() { # workload clients target -> "tps latency_ms cpu_us_per_tx"
-  local name=${3%%:*} before after tps lat tx
+machine_ticks() { # -> "busy idle" clock ticks of the whole machine since boot (all CPUs)
+  awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat
+}
+
+measure() { # workload clients target -> "tps latency_ms cpu_us_per_tx machine_busy_us_per_tx machine_idle_percent"
+  local name=${3%%:*} before after tps lat tx busy0 idle0 busy1 idle1
   before=$(cpu_ticks "${PID_OF[$name]}")
+  read -r busy0 idle0 < <(machine_ticks)
   read -r tps lat tx < <(run_pgbench "$1" "$2" "${3#*:}")
+  read -r busy1 idle1 < <(machine_ticks)
   after=$(cpu_ticks "${PID_OF[$name]}")
-  awk -v t=$((after - before)) -v k="$TICKS" -v n="$tx" -v tps="$tps" -v lat="$lat" 'BEGIN { printf "%s %s %.1f\n", tps, lat, (n > 0 ? t * 1e6 / k / n : 0) }'
+  awk -v t=$((after - before)) -v k="$TICKS" -v n="$tx" -v tps="$tps" -v lat="$lat" -v b=$((busy1 - busy0)) -v i=$((idle1 - idle0)) \
+    'BEGIN { printf "%s %s %.1f %.1f %.1f\n", tps, lat, (n > 0 ? t * 1e6 / k / n : 0), (n > 0 ? b * 1e6 / k / n : 0), (b + i > 0 ? 100 * i / (b + i) : 0) }'
 }
 
 if [ "$ROUNDS" -gt 0 ]; then
@@ -160,8 +170,10 @@ if [ "$ROUNDS" -gt 0 ]; then
     done
   done
   echo
-  echo "| workload | clients | target | median tps | tps range | median ms | × direct | × $REFERENCE | CPU µs/tx (median) |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  # CPU µs/tx: the forwarding process only; machine µs/tx: every CPU of the machine (PostgreSQL, pgbench, the
+  # forwarder, and anything else running), per transaction; idle: share of the machine's CPU time left idle.
+  echo "| workload | clients | target | median tps | tps range | median ms | × direct | × $REFERENCE | CPU µs/tx | machine µs/tx | idle % |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   awk -v ref="$REFERENCE" -v order="${TARGETS[*]}" '
     function median(list,   n, a, i, j, t) {
       n = split(list, a, " ")
@@ -169,22 +181,22 @@ if [ "$ROUNDS" -gt 0 ]; then
       return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
     { key = $1 " " $2; cell[key] = 1; if (!(key in seen)) { seen[key] = 1; cells[++ncells] = key }
-      tps[key, $3, $4] = $5; lat[key, $3, $4] = $6; cpu[key, $3, $4] = $7; rounds[key, $3] = 1; names[$4] = 1 }
+      tps[key, $3, $4] = $5; lat[key, $3, $4] = $6; cpu[key, $3, $4] = $7; mach[key, $3, $4] = $8; idle[key, $3, $4] = $9; rounds[key, $3] = 1; names[$4] = 1 }
     END {
       nt = split(order, t, " ")
       for (c = 1; c <= ncells; c++) {
         key = cells[c]
         for (i = 1; i <= nt; i++) {
           name = t[i]; sub(/:.*/, "", name)
-          lt = ""; ll = ""; lc = ""; ld = ""; lr = ""; lo = 1e18; hi = 0
+          lt = ""; ll = ""; lc = ""; ld = ""; lr = ""; lm = ""; li = ""; lo = 1e18; hi = 0
           for (rk in rounds) {
             split(rk, p, SUBSEP); if (p[1] != key) continue; r = p[2]
-            v = tps[key, r, name]; lt = lt " " v; ll = ll " " lat[key, r, name]; lc = lc " " cpu[key, r, name]
+            v = tps[key, r, name]; lt = lt " " v; ll = ll " " lat[key, r, name]; lc = lc " " cpu[key, r, name]; lm = lm " " mach[key, r, name]; li = li " " idle[key, r, name]
             if (v < lo) lo = v; if (v > hi) hi = v
             if (tps[key, r, "direct"] > 0) ld = ld " " v / tps[key, r, "direct"]
             if (tps[key, r, ref] > 0) lr = lr " " v / tps[key, r, ref]
           }
-          printf "| %s | %s | %s | %.0f | %d–%d | %.3f | %.2f | %.2f | %s |\n", key == "" ? "" : substr(key, 1, index(key, " ") - 1), substr(key, index(key, " ") + 1), name, median(lt), lo, hi, median(ll), median(ld), median(lr), name == "direct" ? "–" : sprintf("%.1f", median(lc))
+          printf "| %s | %s | %s | %.0f | %d–%d | %.3f | %.2f | %.2f | %s | %.1f | %.1f |\n", key == "" ? "" : substr(key, 1, index(key, " ") - 1), substr(key, index(key, " ") + 1), name, median(lt), lo, hi, median(ll), median(ld), median(lr), name == "direct" ? "–" : sprintf("%.1f", median(lc)), median(lm), median(li)
         }
       }
     }' "$RESULTS"

@@ -44,6 +44,9 @@ internal sealed partial class EpollForwarder : IForwarder, IDisposable
     /// <summary>Connections each loop forwards (or is connecting) now.</summary>
     public int[] LoadPerLoop => [.. _loops.Select(loop => loop.Load)];
 
+    /// <summary>Kernel thread id of each loop (0 until it has started).</summary>
+    public int[] LoopThreadIds => [.. _loops.Select(loop => loop.NativeThreadId)];
+
     public Task ForwardAsync(Socket client, Socket backend, ProxyCounters counters, Action abort)
     {
         var loop = LeastLoaded(null);

@@ -13,6 +13,7 @@ internal sealed partial class EpollLoop
     /// </summary>
     private unsafe void ApplyThreadSettings()
     {
+        Volatile.Write(ref _nativeThreadId, gettid());
         if (_settings.PinThreads)
         {
             var mask = stackalloc byte[CpuMaskBytes];
@@ -27,7 +28,7 @@ internal sealed partial class EpollLoop
 
         if (_settings.ThreadNice != 0)
         {
-            _ = setpriority(PrioProcess, (uint)gettid(), _settings.ThreadNice);
+            _ = setpriority(PrioProcess, (uint)_nativeThreadId, _settings.ThreadNice);
         }
     }
 

@@ -55,6 +55,7 @@ internal sealed partial class EpollLoop : IDisposable
     private ListenRegistration? _listen;
     private long _nextId;
     private int _load;
+    private int _nativeThreadId;
     private volatile bool _stopping;
 
     public EpollLoop(EpollLoopSettings settings, int index)
@@ -78,6 +79,9 @@ internal sealed partial class EpollLoop : IDisposable
     public int Load => Volatile.Read(ref _load);
 
     public bool IsLoopThread => Thread.CurrentThread == _thread;
+
+    /// <summary>The loop thread's kernel id (for /proc and diagnostics); 0 until it has started.</summary>
+    public int NativeThreadId => Volatile.Read(ref _nativeThreadId);
 
     /// <summary>Counts a connection that is about to be handed to this loop (<see cref="Add"/> or <see cref="StartSession"/>).</summary>
     public void Reserve() => Interlocked.Increment(ref _load);

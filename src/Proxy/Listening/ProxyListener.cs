@@ -86,6 +86,9 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
     /// <summary>Connections per epoll forwarding thread (empty in other modes).</summary>
     internal int[] ConnectionsPerForwardingThread => _forwarder is EpollForwarder epoll ? epoll.LoadPerLoop : [];
 
+    /// <summary>Kernel thread ids of the epoll forwarding threads (0 until a thread has started; empty in other modes).</summary>
+    internal int[] ForwardingThreadIds => _forwarder is EpollForwarder epoll ? epoll.LoopThreadIds : [];
+
     /// <summary>Stops accepting, closes every connection and waits for the handlers to finish.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {

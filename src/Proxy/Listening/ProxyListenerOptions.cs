@@ -54,8 +54,11 @@ internal sealed class ProxyListenerOptions
     /// </summary>
     public TimeSpan EpollBusyPoll { get; init; } = TimeSpan.Zero;
 
-    /// <summary>Epoll mode: bind forwarding thread i to the i-th CPU the process may use.</summary>
-    public bool EpollPinThreads { get; init; }
+    /// <summary>
+    /// Epoll mode: bind forwarding thread i to the i-th CPU the process may use (on by default:
+    /// interleaved pgbench rounds on 2 cores gained 0.05–0.15 × direct at 8–32 clients, less spread between rounds).
+    /// </summary>
+    public bool EpollPinThreads { get; init; } = true;
 
     /// <summary>
     /// Epoll mode: nice value of the forwarding threads (-20 to 19; 0 keeps the process's). A negative
