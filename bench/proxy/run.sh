@@ -93,7 +93,8 @@ port=$FIRST_PROXY_PORT
 for variant in $VARIANTS; do
   # A variant is a forwarding mode (pooled, splice, epoll = the default thread count, epollN = N epoll threads) and
   # options joined by "+": inline (the runtime's socket completions run on its epoll thread), nopgo (no tiered PGO),
-  # spinN (busy-poll N µs before sleeping), pin / nopin (CPU affinity per loop thread), niceN (loop thread nice, e.g. nice-5).
+  # spinN (busy-poll N µs before sleeping), pin / nopin (CPU affinity per loop thread while it serves 2+ connections), pinall (pinned from 1 connection), niceN (loop thread nice, e.g. nice-5),
+  # unix (reach PostgreSQL through its Unix socket: the node's LocalPostgresSocketPath).
   IFS=+ read -r mode opts <<<"$variant"
   args=(--mode "${mode%%[0-9]*}")
   [[ $mode =~ ^epoll([0-9]+)$ ]] && args+=(--epoll-threads "${BASH_REMATCH[1]}")
@@ -104,8 +105,10 @@ for variant in $VARIANTS; do
       nopgo) envs+=(DOTNET_TieredPGO=0) ;;
       spin*) args+=(--busy-poll-us "${opt#spin}") ;;
       pin) args+=(--pin-threads true) ;;
+      pinall) args+=(--pin-threads true --pin-min-connections 1) ;;
       nopin) args+=(--pin-threads false) ;;
       nice*) args+=(--thread-nice "${opt#nice}") ;;
+      unix) args+=(--local-socket "$WORK/.s.PGSQL.$PG_PORT") ;;
       *) echo "unknown variant option $opt in $variant" >&2; exit 2 ;;
     esac
   done

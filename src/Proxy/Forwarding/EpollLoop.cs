@@ -35,6 +35,7 @@ internal sealed partial class EpollLoop : IDisposable
     private const int SolSocket = 1;
     private const int SoError = 4;
     private const int MaxEvents = 256;
+    private const int SockaddrUnSize = 110;
     private const int AcceptsPerWakeUp = 64;
     private const long AcceptRetryMilliseconds = 50;
     private const ulong WakeToken = ulong.MaxValue;
@@ -280,6 +281,11 @@ internal sealed partial class EpollLoop : IDisposable
             {
                 RunTimers();
             }
+
+            if (_pinCpu >= 0 && _pinned != Load >= _settings.PinMinConnections)
+            {
+                UpdatePinning();
+            }
         }
 
         EndListening();
@@ -418,14 +424,23 @@ internal sealed partial class EpollLoop : IDisposable
     }
 
     /// <summary>Starts a non-blocking connect; 0 when it is under way (or done), else the errno.</summary>
-    private static unsafe int StartConnect(int fd, IPEndPoint endPoint)
+    private static unsafe int StartConnect(int fd, EndPoint target)
     {
-        var address = stackalloc byte[28];
-        var span = new Span<byte>(address, 28);
+        var address = stackalloc byte[SockaddrUnSize];
+        var span = new Span<byte>(address, SockaddrUnSize);
         span.Clear();
+        int length;
+        if (target is UnixDomainSocketEndPoint unix)
+        {
+            // sockaddr_un: AF_UNIX, then the path, NUL-terminated (validated to fit by the options).
+            *(ushort*)address = 1;
+            length = 2 + System.Text.Encoding.UTF8.GetBytes(unix.ToString(), span[2..^1]) + 1;
+            return connect(fd, address, length) == 0 ? 0 : ConnectErrno();
+        }
+
+        var endPoint = (IPEndPoint)target;
         address[2] = (byte)(endPoint.Port >> 8);
         address[3] = (byte)endPoint.Port;
-        int length;
         if (endPoint.AddressFamily == AddressFamily.InterNetwork)
         {
             *(ushort*)address = 2;
@@ -440,12 +455,13 @@ internal sealed partial class EpollLoop : IDisposable
             length = 28;
         }
 
-        if (connect(fd, address, length) == 0)
-        {
-            return 0;
-        }
+        return connect(fd, address, length) == 0 ? 0 : ConnectErrno();
+    }
 
-        // EINTR: the connect goes on in the background, exactly like EINPROGRESS.
+    private static int ConnectErrno()
+    {
+        // EINTR: the connect goes on in the background, exactly like EINPROGRESS. (A Unix socket connects
+        // at once or fails: EAGAIN there means the server's listen queue is full, a failure like a refusal.)
         var errno = Marshal.GetLastPInvokeError();
         return errno is EINPROGRESS or EINTR ? 0 : errno;
     }

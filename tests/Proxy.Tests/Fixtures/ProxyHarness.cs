@@ -31,7 +31,9 @@ internal sealed class ProxyHarness : IAsyncDisposable
         TimeSpan? connectTimeout = null,
         TimeSpan? busyPoll = null,
         bool? pinThreads = null,
-        int threadNice = 0)
+        int threadNice = 0,
+        ProxyEndpoint? localPostgres = null,
+        string? localPostgresSocketPath = null)
     {
         var defaults = new ProxyListenerOptions { Role = role, Listen = new IPEndPoint(IPAddress.Loopback, 0) };
         var routing = new ProxyRoutingPublisher(initial);
@@ -51,6 +53,8 @@ internal sealed class ProxyHarness : IAsyncDisposable
                     EpollBusyPoll = busyPoll ?? defaults.EpollBusyPoll,
                     EpollPinThreads = pinThreads ?? defaults.EpollPinThreads,
                     EpollThreadNice = threadNice,
+                    LocalPostgres = localPostgres,
+                    LocalPostgresSocketPath = localPostgresSocketPath,
                 },
                 routing);
             try
