@@ -40,8 +40,8 @@ internal sealed partial class EpollLoop
     /// <summary>
     /// Pins the thread to its CPU while it serves at least PinMinConnections connections, and lets it
     /// move again below that. Measured on 2 cores: with many connections pinning keeps each loop on its
-    /// own CPU (no migrations, better throughput); with one client a free thread runs where its peer
-    /// just woke it, and a pinned one costs twice the CPU per transaction in cross-CPU wake-ups.
+    /// own CPU (no migrations, better throughput); with one client a free thread can run where its peer
+    /// just woke it, where a pinned one takes a cross-CPU wake-up per packet.
     /// </summary>
     private unsafe void UpdatePinning()
     {

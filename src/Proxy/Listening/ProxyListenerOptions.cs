@@ -64,8 +64,9 @@ internal sealed class ProxyListenerOptions
 
     /// <summary>
     /// Epoll mode, with <see cref="EpollPinThreads"/>: a forwarding thread is pinned only while it serves at
-    /// least this many connections. With a single busy client a free thread follows its peers from CPU to
-    /// CPU and costs half the CPU per transaction of a pinned one (measured: 16 against 35 µs per -S transaction).
+    /// least this many connections. With a single busy client a free thread can run where its peer just woke
+    /// it, while a pinned one takes a cross-CPU wake-up per packet (in the quietest measured round, -S with one
+    /// client: 16 µs per transaction unpinned against 35 pinned; under load the one-client figures are noise).
     /// </summary>
     public int EpollPinMinConnections { get; init; } = 2;
 
