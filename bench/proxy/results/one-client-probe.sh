@@ -2,7 +2,7 @@
 # ad-hoc: 1-client -S against haproxy and pgraft variants, counting context switches and migrations of the forwarder
 set -euo pipefail
 PGBIN=/usr/lib/postgresql/15/bin
-ROOT=/work/wt/proxyperf
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 WORK=$(mktemp -d /tmp/pgraft-proxy-probe.XXXXXX); chown postgres "$WORK"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$WORK"; }
