@@ -5,10 +5,11 @@ using PgRaft.Proxy.Routing;
 using PgRaft.ProxyHost;
 
 // Runs one proxy listener against a fixed target, for benchmarks and manual tests, before the node exists.
-//   PgRaft.ProxyHost --listen 127.0.0.1:26500 --target 127.0.0.1:5433 [--mode pooled|splice|epoll] [--epoll-threads N (default: the library default)] [--max-connections N]
+//   PgRaft.ProxyHost --listen 127.0.0.1:26500 --target 127.0.0.1:5433 [--mode pooled|splice|epoll] [--epoll-threads N] [--busy-poll-us N] [--pin-threads true|false] [--thread-nice N] [--local-socket PATH (the target is reached through this Unix socket)] (defaults: the library's) [--max-connections N]
 // Standard input changes the target while it runs: "target HOST:PORT", "none" (hold new clients), "quit".
 var arguments = HostArguments.Parse(args);
 var routing = new ProxyRoutingPublisher(new ProxyRoutingSnapshot(arguments.Target, true, [], false));
+var defaults = new ProxyListenerOptions { Role = ProxyRole.ReadWrite, Listen = arguments.Listen };
 var options = new ProxyListenerOptions
 {
     Role = ProxyRole.ReadWrite,
@@ -16,7 +17,14 @@ var options = new ProxyListenerOptions
     Forwarding = arguments.Mode,
     MaxConnections = arguments.MaxConnections,
     EpollThreads = arguments.EpollThreads ?? ProxyListenerOptions.DefaultEpollThreads,
+    EpollBusyPoll = arguments.BusyPollMicroseconds is { } busy ? TimeSpan.FromMicroseconds(busy) : defaults.EpollBusyPoll,
+    EpollPinThreads = arguments.PinThreads ?? defaults.EpollPinThreads,
+    EpollPinMinConnections = arguments.PinMinConnections ?? defaults.EpollPinMinConnections,
+    EpollThreadNice = arguments.ThreadNice ?? defaults.EpollThreadNice,
+    LocalPostgres = arguments.LocalSocket is null ? null : arguments.Target,
+    LocalPostgresSocketPath = arguments.LocalSocket,
 };
+options.Validate();
 var logger = new StderrLogger();
 await using var listener = new ProxyListener(options, routing, logger);
 listener.Start();
@@ -89,7 +97,7 @@ Console.WriteLine($"stopped: total={counters.Total} toServer={counters.BytesToSe
 
 namespace PgRaft.ProxyHost
 {
-    internal sealed record HostArguments(IPEndPoint Listen, ProxyEndpoint? Target, ForwardingMode Mode, int MaxConnections, bool StopOnEndOfInput, int? EpollThreads)
+    internal sealed record HostArguments(IPEndPoint Listen, ProxyEndpoint? Target, ForwardingMode Mode, int MaxConnections, bool StopOnEndOfInput, int? EpollThreads, int? BusyPollMicroseconds, bool? PinThreads, int? ThreadNice, string? LocalSocket, int? PinMinConnections)
     {
         public static HostArguments Parse(string[] args)
         {
@@ -99,6 +107,11 @@ namespace PgRaft.ProxyHost
             var maxConnections = 1000;
             var stopOnEnd = false;
             int? epollThreads = null;
+            int? busyPoll = null;
+            bool? pin = null;
+            int? nice = null;
+            string? localSocket = null;
+            int? pinMin = null;
             for (var i = 0; i < args.Length; i++)
             {
                 string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -119,15 +132,30 @@ namespace PgRaft.ProxyHost
                     case "--epoll-threads":
                         epollThreads = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture);
                         break;
+                    case "--busy-poll-us":
+                        busyPoll = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture);
+                        break;
+                    case "--pin-threads":
+                        pin = bool.Parse(Next());
+                        break;
+                    case "--thread-nice":
+                        nice = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture);
+                        break;
+                    case "--pin-min-connections":
+                        pinMin = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture);
+                        break;
+                    case "--local-socket":
+                        localSocket = Next();
+                        break;
                     case "--stop-on-eof":
                         stopOnEnd = true;
                         break;
                     default:
-                        throw new ArgumentException($"Unknown argument {args[i]}; use --listen IP:PORT --target HOST:PORT [--mode pooled|splice|epoll] [--epoll-threads N] [--max-connections N] [--stop-on-eof].");
+                        throw new ArgumentException($"Unknown argument {args[i]}; use --listen IP:PORT --target HOST:PORT [--mode pooled|splice|epoll] [--epoll-threads N] [--busy-poll-us N] [--pin-threads true|false] [--pin-min-connections N] [--thread-nice N] [--local-socket PATH] [--max-connections N] [--stop-on-eof].");
                 }
             }
 
-            return new HostArguments(listen ?? throw new ArgumentException("--listen IP:PORT is required."), target, mode, maxConnections, stopOnEnd, epollThreads);
+            return new HostArguments(listen ?? throw new ArgumentException("--listen IP:PORT is required."), target, mode, maxConnections, stopOnEnd, epollThreads, busyPoll, pin, nice, localSocket, pinMin);
         }
     }
 }

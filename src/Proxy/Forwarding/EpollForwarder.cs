@@ -20,12 +20,12 @@ internal sealed partial class EpollForwarder : IForwarder, IDisposable
     private readonly EpollLoop[] _loops;
     private int _next;
 
-    public EpollForwarder(int bufferSize, int threads)
+    public EpollForwarder(EpollLoopSettings settings, int threads)
     {
         _loops = new EpollLoop[threads];
         for (var i = 0; i < threads; i++)
         {
-            _loops[i] = new EpollLoop(bufferSize, i);
+            _loops[i] = new EpollLoop(settings, i);
         }
     }
 
@@ -43,6 +43,9 @@ internal sealed partial class EpollForwarder : IForwarder, IDisposable
 
     /// <summary>Connections each loop forwards (or is connecting) now.</summary>
     public int[] LoadPerLoop => [.. _loops.Select(loop => loop.Load)];
+
+    /// <summary>Kernel thread id of each loop (0 until it has started).</summary>
+    public int[] LoopThreadIds => [.. _loops.Select(loop => loop.NativeThreadId)];
 
     public Task ForwardAsync(Socket client, Socket backend, ProxyCounters counters, Action abort)
     {

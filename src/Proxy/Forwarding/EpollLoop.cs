@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -34,12 +35,15 @@ internal sealed partial class EpollLoop : IDisposable
     private const int SolSocket = 1;
     private const int SoError = 4;
     private const int MaxEvents = 256;
+    private const int SockaddrUnSize = 110;
     private const int AcceptsPerWakeUp = 64;
     private const long AcceptRetryMilliseconds = 50;
     private const ulong WakeToken = ulong.MaxValue;
     private const ulong ListenToken = ulong.MaxValue - 1;
 
     private readonly int _bufferSize;
+    private readonly EpollLoopSettings _settings;
+    private readonly int _index;
     private readonly int _epoll;
     private readonly int _wake;
     private readonly ConcurrentQueue<Pair> _incoming = new();
@@ -52,11 +56,14 @@ internal sealed partial class EpollLoop : IDisposable
     private ListenRegistration? _listen;
     private long _nextId;
     private int _load;
+    private int _nativeThreadId;
     private volatile bool _stopping;
 
-    public EpollLoop(int bufferSize, int index)
+    public EpollLoop(EpollLoopSettings settings, int index)
     {
-        _bufferSize = bufferSize;
+        _settings = settings;
+        _bufferSize = settings.BufferSize;
+        _index = index;
         _epoll = epoll_create1(SockCloexec);
         _wake = eventfd(0, SockCloexec | SockNonBlock);
         if (_epoll < 0 || _wake < 0)
@@ -73,6 +80,9 @@ internal sealed partial class EpollLoop : IDisposable
     public int Load => Volatile.Read(ref _load);
 
     public bool IsLoopThread => Thread.CurrentThread == _thread;
+
+    /// <summary>The loop thread's kernel id (for /proc and diagnostics); 0 until it has started.</summary>
+    public int NativeThreadId => Volatile.Read(ref _nativeThreadId);
 
     /// <summary>Counts a connection that is about to be handed to this loop (<see cref="Add"/> or <see cref="StartSession"/>).</summary>
     public void Reserve() => Interlocked.Increment(ref _load);
@@ -194,10 +204,33 @@ internal sealed partial class EpollLoop : IDisposable
 
     private unsafe void Run()
     {
+        ApplyThreadSettings();
         var events = stackalloc EpollEvent[MaxEvents];
+        var busyPollTicks = (long)(_settings.BusyPoll.TotalSeconds * Stopwatch.Frequency);
+        var busyUntil = 0L;
         while (!_stopping)
         {
-            var count = epoll_wait(_epoll, events, MaxEvents, NextTimeout());
+            int count;
+            if (busyPollTicks > 0 && Stopwatch.GetTimestamp() < busyUntil)
+            {
+                // Busy-poll window: the answer to what was just forwarded usually comes within
+                // microseconds; catching it without sleeping saves a wake-up on its way back.
+                count = epoll_wait(_epoll, events, MaxEvents, 0);
+                if (count == 0)
+                {
+                    continue;
+                }
+            }
+            else
+            {
+                count = epoll_wait(_epoll, events, MaxEvents, NextTimeout());
+            }
+
+            if (count > 0 && busyPollTicks > 0)
+            {
+                busyUntil = Stopwatch.GetTimestamp() + busyPollTicks;
+            }
+
             if (count < 0)
             {
                 if (Marshal.GetLastPInvokeError() == EINTR)
@@ -247,6 +280,11 @@ internal sealed partial class EpollLoop : IDisposable
             if (_connectDeadlines.Count > 0 || _listen is { PausedUntil: > 0 })
             {
                 RunTimers();
+            }
+
+            if (_pinCpu >= 0 && _pinned != Load >= _settings.PinMinConnections)
+            {
+                UpdatePinning();
             }
         }
 
@@ -386,14 +424,23 @@ internal sealed partial class EpollLoop : IDisposable
     }
 
     /// <summary>Starts a non-blocking connect; 0 when it is under way (or done), else the errno.</summary>
-    private static unsafe int StartConnect(int fd, IPEndPoint endPoint)
+    private static unsafe int StartConnect(int fd, EndPoint target)
     {
-        var address = stackalloc byte[28];
-        var span = new Span<byte>(address, 28);
+        var address = stackalloc byte[SockaddrUnSize];
+        var span = new Span<byte>(address, SockaddrUnSize);
         span.Clear();
+        int length;
+        if (target is UnixDomainSocketEndPoint unix)
+        {
+            // sockaddr_un: AF_UNIX, then the path, NUL-terminated (validated to fit by the options).
+            *(ushort*)address = 1;
+            length = 2 + System.Text.Encoding.UTF8.GetBytes(unix.ToString(), span[2..^1]) + 1;
+            return connect(fd, address, length) == 0 ? 0 : ConnectErrno();
+        }
+
+        var endPoint = (IPEndPoint)target;
         address[2] = (byte)(endPoint.Port >> 8);
         address[3] = (byte)endPoint.Port;
-        int length;
         if (endPoint.AddressFamily == AddressFamily.InterNetwork)
         {
             *(ushort*)address = 2;
@@ -408,12 +455,13 @@ internal sealed partial class EpollLoop : IDisposable
             length = 28;
         }
 
-        if (connect(fd, address, length) == 0)
-        {
-            return 0;
-        }
+        return connect(fd, address, length) == 0 ? 0 : ConnectErrno();
+    }
 
-        // EINTR: the connect goes on in the background, exactly like EINPROGRESS.
+    private static int ConnectErrno()
+    {
+        // EINTR: the connect goes on in the background, exactly like EINPROGRESS. (A Unix socket connects
+        // at once or fails: EAGAIN there means the server's listen queue is full, a failure like a refusal.)
         var errno = Marshal.GetLastPInvokeError();
         return errno is EINPROGRESS or EINTR ? 0 : errno;
     }

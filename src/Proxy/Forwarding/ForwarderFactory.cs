@@ -11,7 +11,7 @@ internal static class ForwarderFactory
         {
             if (EpollForwarder.IsSupported(out var why))
             {
-                return new EpollForwarder(options.BufferSize, options.EpollThreads);
+                return new EpollForwarder(new EpollLoopSettings(options.BufferSize, options.EpollBusyPoll, options.EpollPinThreads, options.EpollThreadNice, options.EpollPinMinConnections), options.EpollThreads);
             }
 
             LogMessages.ForwardingUnavailable(logger, options.Forwarding, why);

@@ -15,7 +15,8 @@ internal interface IEpollSession
     /// <summary>A fresh, unconnected socket; the loop connects it to <see cref="BackendAddress"/>.</summary>
     Socket Backend { get; }
 
-    IPEndPoint BackendAddress { get; }
+    /// <summary>An <see cref="IPEndPoint"/>, or a <see cref="UnixDomainSocketEndPoint"/> for this node's own PostgreSQL.</summary>
+    EndPoint BackendAddress { get; }
 
     TimeSpan ConnectTimeout { get; }
 

@@ -6,7 +6,7 @@ using PgRaft.Proxy.Metrics;
 namespace PgRaft.Proxy.Listening;
 
 /// <summary>A client served entirely on an epoll loop thread: the listener's side of <see cref="IEpollSession"/>.</summary>
-internal sealed class LoopSession(ProxyListener listener, ProxyConnection connection, IPEndPoint backendAddress, TimeSpan connectTimeout, ProxyCounters counters)
+internal sealed class LoopSession(ProxyListener listener, ProxyConnection connection, EndPoint backendAddress, TimeSpan connectTimeout, ProxyCounters counters)
     : IEpollSession
 {
     public ProxyConnection Connection { get; } = connection;
@@ -15,7 +15,7 @@ internal sealed class LoopSession(ProxyListener listener, ProxyConnection connec
 
     public Socket Backend => Connection.Backend;
 
-    public IPEndPoint BackendAddress { get; } = backendAddress;
+    public EndPoint BackendAddress { get; } = backendAddress;
 
     public TimeSpan ConnectTimeout { get; } = connectTimeout;
 

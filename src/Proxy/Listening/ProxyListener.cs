@@ -89,6 +89,9 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
     /// <summary>Connections per epoll forwarding thread (empty in other modes).</summary>
     internal int[] ConnectionsPerForwardingThread => _forwarder is EpollForwarder epoll ? epoll.LoadPerLoop : [];
 
+    /// <summary>Kernel thread ids of the epoll forwarding threads (0 until a thread has started; empty in other modes).</summary>
+    internal int[] ForwardingThreadIds => _forwarder is EpollForwarder epoll ? epoll.LoopThreadIds : [];
+
     /// <summary>Stops accepting, closes every connection and waits for the handlers to finish.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -230,12 +233,20 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
         {
             SocketTuning.Apply(client, _options);
             route = ChooseAndReserve(_routing.Current);
-            if (route is { } chosen && IPAddress.TryParse(chosen.Target.Host, out var address))
+            if (route is { } chosen && _options.LocalPostgresSocketPath is { } localSocket && chosen.Target == _options.LocalPostgres)
+            {
+                backend = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                var connection = new ProxyConnection(client, backend, chosen, _forwarder, Counters);
+                ((EpollForwarder)_forwarder).Start(new LoopSession(this, connection, new UnixDomainSocketEndPoint(localSocket), _options.ConnectTimeout, Counters), loop);
+                return;
+            }
+
+            if (route is { } target && IPAddress.TryParse(target.Target.Host, out var address))
             {
                 backend = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 SocketTuning.Apply(backend, _options);
-                var connection = new ProxyConnection(client, backend, chosen, _forwarder, Counters);
-                ((EpollForwarder)_forwarder).Start(new LoopSession(this, connection, new IPEndPoint(address, chosen.Target.Port), _options.ConnectTimeout, Counters), loop);
+                var connection = new ProxyConnection(client, backend, target, _forwarder, Counters);
+                ((EpollForwarder)_forwarder).Start(new LoopSession(this, connection, new IPEndPoint(address, target.Target.Port), _options.ConnectTimeout, Counters), loop);
                 return;
             }
         }

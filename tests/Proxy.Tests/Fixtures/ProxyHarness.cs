@@ -28,7 +28,12 @@ internal sealed class ProxyHarness : IAsyncDisposable
         int maxConnections = 100,
         long maxReplicaLagBytes = 1024 * 1024,
         int? epollThreads = null,
-        TimeSpan? connectTimeout = null)
+        TimeSpan? connectTimeout = null,
+        TimeSpan? busyPoll = null,
+        bool? pinThreads = null,
+        int threadNice = 0,
+        ProxyEndpoint? localPostgres = null,
+        string? localPostgresSocketPath = null)
     {
         var defaults = new ProxyListenerOptions { Role = role, Listen = new IPEndPoint(IPAddress.Loopback, 0) };
         var routing = new ProxyRoutingPublisher(initial);
@@ -45,6 +50,11 @@ internal sealed class ProxyHarness : IAsyncDisposable
                     MaxConnections = maxConnections,
                     MaxReplicaLagBytes = maxReplicaLagBytes,
                     ConnectTimeout = connectTimeout ?? TimeSpan.FromSeconds(3),
+                    EpollBusyPoll = busyPoll ?? defaults.EpollBusyPoll,
+                    EpollPinThreads = pinThreads ?? defaults.EpollPinThreads,
+                    EpollThreadNice = threadNice,
+                    LocalPostgres = localPostgres,
+                    LocalPostgresSocketPath = localPostgresSocketPath,
                 },
                 routing);
             try
