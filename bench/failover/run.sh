@@ -3,7 +3,8 @@
 # as a client sees it: it connects through a surviving node's proxy port and inserts a row every 20 ms.
 # Usage: bench/failover/run.sh            (RUNS=5 by default; ports 29011-29053; data under a temp folder;
 #        KEEP_LOGS=1 keeps the folder with every node's log; LOG_LEVEL=Debug for the sentinel's every wait;
-#        ONLY=crash or ONLY=switchover runs just that kind)
+#        ONLY=crash or ONLY=switchover runs just that kind;
+#        BOOTSTRAP_JSON='{ "InitdbArgs": ["--wal-segsize=4"] }' sets the nodes' Bootstrap section)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-5}
@@ -24,6 +25,8 @@ dotnet build bench/failover/Writer/PgRaft.FailoverWriter.csproj -c Release -o "$
 (umask 077; openssl rand -hex 24 > "$work/cluster.secret"; openssl rand -hex 16 > "$work/su.password"; openssl rand -hex 16 > "$work/repl.password")
 peers=$(for n in "${nodes[@]}"; do printf '{ "Id": "node%s", "Raft": "127.0.0.1:2901%s" },' "$n" "$n"; done)
 peers=${peers%,}
+bootstrap_json=""
+[ -z "${BOOTSTRAP_JSON:-}" ] || bootstrap_json=$'\n'"  \"Bootstrap\": $BOOTSTRAP_JSON,"
 for n in "${nodes[@]}"; do
   mkdir -p "$work/node$n"; chmod 755 "$work/node$n"
   cat > "$work/node$n/pgraft.json" <<JSON
@@ -31,7 +34,7 @@ for n in "${nodes[@]}"; do
   "Raft": { "Bind": "127.0.0.1:2901$n" }, "Api": { "Bind": "127.0.0.1:2902$n" },
   "Postgres": { "Bind": "127.0.0.1:2903$n", "SuperuserPasswordFile": "$work/su.password", "ReplicationPasswordFile": "$work/repl.password" },
   "Proxy": { "ReadWriteBind": "127.0.0.1:2904$n", "ReadOnlyBind": "127.0.0.1:2905$n" },
-  "Logging": { "Level": "${LOG_LEVEL:-Information}" },
+  "Logging": { "Level": "${LOG_LEVEL:-Information}" },$bootstrap_json
   "Peers": [ $peers ] }
 JSON
 done

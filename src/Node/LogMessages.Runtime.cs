@@ -43,4 +43,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = 6012, Level = LogLevel.Information, Message = "pgraft {NodeId} stopping")]
     public static partial void NodeStopping(ILogger logger, string nodeId);
+
+    [LoggerMessage(EventId = 6013, Level = LogLevel.Information, Message = "Proxy read-write now routes to {Target} ({Why})")]
+    public static partial void ReadWriteRouteChanged(ILogger logger, string target, string why);
 }

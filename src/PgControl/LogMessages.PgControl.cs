@@ -37,6 +37,9 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = 3020, Level = LogLevel.Information, Message = "Promoting PostgreSQL to primary")]
     public static partial void Promoting(ILogger logger);
 
+    [LoggerMessage(EventId = 3032, Level = LogLevel.Information, Message = "Promoted: writable {TotalMs} ms after the call (slots {SlotsMs} ms, synchronous_standby_names {SyncNamesMs} ms, end of recovery {RecoveryMs} ms)")]
+    public static partial void Promoted(ILogger logger, long totalMs, long slotsMs, long syncNamesMs, long recoveryMs);
+
     [LoggerMessage(EventId = 3021, Level = LogLevel.Information, Message = "Following upstream {Upstream}")]
     public static partial void Following(ILogger logger, string upstream);
 

@@ -27,25 +27,36 @@ var connectionString = new NpgsqlConnectionStringBuilder
 
 var limit = Stopwatch.StartNew();
 NpgsqlConnection? connection = null;
+var failures = 0;
 using var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true };
 while (!File.Exists(args[2]) && limit.Elapsed < TimeSpan.FromSeconds(maxSeconds))
 {
     try
     {
+        var reconnecting = connection is null && failures > 0;
+        var started = Stopwatch.GetTimestamp();
         if (connection is null)
         {
             connection = new NpgsqlConnection(connectionString);
             await connection.OpenAsync();
         }
 
+        var opened = Stopwatch.GetTimestamp();
         await using var insert = new NpgsqlCommand("INSERT INTO bench DEFAULT VALUES", connection);
         await insert.ExecuteNonQueryAsync();
+        if (reconnecting)
+        {
+            // Where a reconnect's time goes (the proxy's hold, or the first commit's wait), for the logs.
+            Console.Error.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} reconnected: open {Stopwatch.GetElapsedTime(started, opened).TotalMilliseconds:F0} ms, first insert {Stopwatch.GetElapsedTime(opened).TotalMilliseconds:F0} ms");
+        }
+
         output.WriteLine(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
     }
     catch (Exception e)
     {
         // Any failure is simply an insert that was not acknowledged; say which, for the logs.
         Console.Error.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {e.GetType().Name}: {e.Message}");
+        failures++;
         if (connection is not null)
         {
             await connection.DisposeAsync();

@@ -332,8 +332,14 @@ internal sealed partial class NodeRuntime
     private Task PublishRoutingOnceAsync(CancellationToken cancellationToken)
     {
         var next = ProxyRouting.Compute(_stateMachine.Current, _leaderContact.Observe(_raft.LeaderId, _clock.Now), _health);
-        if (!ProxyRouting.SameRouting(next, _routing.Current))
+        var current = _routing.Current;
+        if (!ProxyRouting.SameRouting(next, current))
         {
+            if (next.ReadWriteTarget != current.ReadWriteTarget)
+            {
+                LogMessages.ReadWriteRouteChanged(_logger, next.ReadWriteTarget?.ToString() ?? "nothing (holding new clients)", ProxyRouting.Describe(next, _stateMachine.Current.View.Primary));
+            }
+
             _routing.Publish(next);
         }
 

@@ -38,6 +38,12 @@ internal static class ProxyRouting
         return new ProxyRoutingSnapshot(primary, inContactWithMajority, standbys, state.Spec.ReadOnlyFallbackToPrimary);
     }
 
+    /// <summary>Why the read-write port routes where it does, for the log.</summary>
+    public static string Describe(ProxyRoutingSnapshot routing, string? viewPrimary) =>
+        !routing.InContactWithMajority ? "no contact with a Raft majority"
+        : routing.Primary is null ? viewPrimary is null ? "the view names no primary" : $"waiting for {viewPrimary} to run as primary"
+        : $"primary {viewPrimary}";
+
     public static bool SameRouting(ProxyRoutingSnapshot a, ProxyRoutingSnapshot b) =>
         a.Primary == b.Primary && a.InContactWithMajority == b.InContactWithMajority
         && a.FallbackToPrimary == b.FallbackToPrimary && a.Standbys.SequenceEqual(b.Standbys);

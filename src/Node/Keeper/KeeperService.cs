@@ -39,6 +39,7 @@ internal sealed class KeeperService(
     private Lsn? _finalLsn;
     private string? _lastWait;
     private DateTime _nextSlotCheck;
+    private long? _slotsMadeForSwitchover;
     private PostgresConfiguration? _written;
     private (SyncConfig Sync, Lsn? FlushLsn)? _appliedSyncLsn;
     private bool _checkpointAfterPromotion;
@@ -337,7 +338,7 @@ internal sealed class KeeperService(
         }
     }
 
-    /// <summary>Work that keeps a converged node converged: replication slots on the primary, parameter changes.</summary>
+    /// <summary>Work that keeps a converged node converged: replication slots (SlotPlanner), parameter changes.</summary>
     private async Task HousekeepAsync(ClusterState current, LocalPostgres local, CancellationToken cancellationToken)
     {
         if (!local.Running)
@@ -355,11 +356,18 @@ internal sealed class KeeperService(
             _checkpointAfterPromotion = false;
         }
 
-        if (isPrimary && DateTime.UtcNow >= _nextSlotCheck)
+        // The named target of a switchover makes its followers' slots while the old primary stops, not after.
+        var switchoverTarget = SlotPlanner.IsSwitchoverTarget(nodeId, current) && local.Role == PgRole.Standby;
+        var slotsDue = DateTime.UtcNow >= _nextSlotCheck || (switchoverTarget && _slotsMadeForSwitchover != current.Switchover!.Generation);
+        if (slotsDue && (isPrimary || local.Role == PgRole.Standby))
         {
             _nextSlotCheck = DateTime.UtcNow + SlotCheckInterval;
-            await EnsureSlotsAsync(current, cancellationToken);
-            await RunPostBootstrapAsync(current, cancellationToken);
+            _slotsMadeForSwitchover = switchoverTarget ? current.Switchover!.Generation : null;
+            await EnsureSlotsAsync(current, isPrimary, cancellationToken);
+            if (isPrimary)
+            {
+                await RunPostBootstrapAsync(current, cancellationToken);
+            }
         }
     }
 
@@ -390,16 +398,16 @@ internal sealed class KeeperService(
     private IEnumerable<string> MemberSlots(ClusterState current) =>
         current.Members.Keys.Where(id => id != nodeId).Select(PostgresInstance.SlotNameFor);
 
-    private async Task EnsureSlotsAsync(ClusterState current, CancellationToken cancellationToken)
+    private async Task EnsureSlotsAsync(ClusterState current, bool runsAsPrimary, CancellationToken cancellationToken)
     {
-        var wanted = MemberSlots(current).ToHashSet(StringComparer.Ordinal);
+        var wanted = SlotPlanner.Wanted(nodeId, current, runsAsPrimary);
         var existing = await postgres.ListSlotsAsync(cancellationToken);
         foreach (var slot in wanted.Except(existing.Select(s => s.Name)))
         {
             await postgres.CreateSlotAsync(slot, cancellationToken);
         }
 
-        foreach (var slot in existing.Where(s => !wanted.Contains(s.Name) && !s.Active))
+        foreach (var slot in existing.Where(s => SlotPlanner.MayDrop(nodeId, current, runsAsPrimary, s, wanted)))
         {
             await postgres.DropSlotAsync(slot.Name, cancellationToken);
         }

@@ -288,6 +288,8 @@ internal sealed partial class PostgresInstance
             ValidateSlotName(slot);
         }
         LogMessages.Promoting(_logger);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        long slotsDone = started, syncNamesDone = started;
         await using (var connection = await OpenLocalAsync(cancellationToken))
         {
             await using var check = new NpgsqlCommand("SELECT pg_is_in_recovery()", connection);
@@ -297,7 +299,9 @@ internal sealed partial class PostgresInstance
                 // re-pointed at this server as soon as the view names it, then find their slot on their first try
                 // instead of waiting out wal_retrieve_retry_interval, and follow the timeline switch by streaming.
                 await CreateMissingSlotsAsync(connection, slots, cancellationToken);
+                slotsDone = System.Diagnostics.Stopwatch.GetTimestamp();
                 await ApplySynchronousStandbyNamesBeforePromotionAsync(connection, cancellationToken);
+                syncNamesDone = System.Diagnostics.Stopwatch.GetTimestamp();
                 // pg_promote(true) checks for the end of recovery only every 100 ms; the loop below asks every 10 ms.
                 await using var promote = new NpgsqlCommand("SELECT pg_promote(false)", connection);
                 if (!(bool)(await promote.ExecuteScalarAsync(cancellationToken))!)
@@ -323,6 +327,7 @@ internal sealed partial class PostgresInstance
                 }
                 await Task.Delay(10, cancellationToken);
             }
+            LogMessages.Promoted(_logger, Ms(started, System.Diagnostics.Stopwatch.GetTimestamp()), Ms(started, slotsDone), Ms(slotsDone, syncNamesDone), Ms(syncNamesDone, System.Diagnostics.Stopwatch.GetTimestamp()));
             await CreateMissingSlotsAsync(connection, slots, cancellationToken);
         }
         Role = ServerRole.Primary;
@@ -333,6 +338,8 @@ internal sealed partial class PostgresInstance
             await ReloadAsync(cancellationToken);
         }
     }
+
+    private static long Ms(long from, long to) => (long)System.Diagnostics.Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
 
     /// <summary>
     /// A standby whose upstream is gone (the old primary of a switchover) that notices the promotion while waiting for

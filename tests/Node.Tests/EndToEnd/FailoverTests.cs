@@ -24,6 +24,9 @@ public sealed class FailoverTests(ClusterFixture cluster, ITestOutputHelper outp
             Assert.False(await cluster.ScalarAsync<bool>(ClusterFixture.ReadWritePort(n), "select pg_is_in_recovery()"));
             Assert.True(await cluster.ScalarAsync<bool>(ClusterFixture.ReadOnlyPort(n), "select pg_is_in_recovery()"));
         }
+
+        // initdb ran with 1 MB WAL segments (a promotion copies the last one onto the new timeline).
+        Assert.Equal("1MB", await cluster.ScalarAsync<string>(ClusterFixture.ReadWritePort(primary), "show wal_segment_size"));
     }
 
     [Fact]
