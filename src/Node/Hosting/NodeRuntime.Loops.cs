@@ -15,6 +15,7 @@ internal sealed partial class NodeRuntime
     private TimeSpan _nextSentinelLog;
     private string? _lastLeaseRefusal;
     private TimeSpan _nextTransferAttempt;
+    private readonly ReportCadence _reportCadence = new(ReportInterval);
 
     /// <summary>The leader's API address, or null when no leader is known or it has not registered yet.</summary>
     private string? LeaderApiAddress(out bool isSelf)
@@ -22,6 +23,15 @@ internal sealed partial class NodeRuntime
         var leader = _raft.LeaderId;
         isSelf = leader == _options.NodeId;
         return leader is not null && _stateMachine.Current.Members.TryGetValue(leader, out var member) ? member.ApiAddress : null;
+    }
+
+    private TimeSpan NextReportInterval()
+    {
+        var state = _stateMachine.Current;
+        var routing = _routing.Current;
+        var holding = state.View.Primary is not null && routing.InContactWithMajority && routing.Primary is null;
+        var switchoverTarget = state.Switchover is { To: { } to } && to == _options.NodeId;
+        return _reportCadence.Next(_clock.Now, switchoverTarget, holding);
     }
 
     private async Task ReportOnceAsync(CancellationToken cancellationToken)

@@ -156,7 +156,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var loops = new[]
         {
-            LoopAsync("report", ReportInterval, _reportSignal, ReportOnceAsync, stopping.Token),
+            LoopAsync("report", NextReportInterval, _reportSignal, ReportOnceAsync, stopping.Token),
             LoopAsync("keeper", KeeperInterval, _keeperSignal, ReconcileOnceAsync, stopping.Token),
             LoopAsync("lease", TimeSpan.FromMilliseconds(50), _leaseSignal, RenewLeaseOnceAsync, stopping.Token),
             LoopAsync("sentinel", SentinelInterval, _sentinelSignal, SentinelOnceAsync, stopping.Token),
@@ -176,7 +176,10 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         await Task.WhenAll(loops);
     }
 
-    private async Task LoopAsync(string name, TimeSpan interval, LoopSignal signal, Func<CancellationToken, Task> once, CancellationToken cancellationToken)
+    private Task LoopAsync(string name, TimeSpan interval, LoopSignal signal, Func<CancellationToken, Task> once, CancellationToken cancellationToken) =>
+        LoopAsync(name, () => interval, signal, once, cancellationToken);
+
+    private async Task LoopAsync(string name, Func<TimeSpan> interval, LoopSignal signal, Func<CancellationToken, Task> once, CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -196,7 +199,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
 
             try
             {
-                await signal.WaitAsync(interval, _time, cancellationToken);
+                await signal.WaitAsync(interval(), _time, cancellationToken);
             }
             catch (OperationCanceledException)
             {

@@ -39,7 +39,6 @@ internal sealed class KeeperService(
     private Lsn? _finalLsn;
     private string? _lastWait;
     private DateTime _nextSlotCheck;
-    private long? _slotsMadeForSwitchover;
     private PostgresConfiguration? _written;
     private (SyncConfig Sync, Lsn? FlushLsn)? _appliedSyncLsn;
     private bool _checkpointAfterPromotion;
@@ -356,13 +355,9 @@ internal sealed class KeeperService(
             _checkpointAfterPromotion = false;
         }
 
-        // The named target of a switchover makes its followers' slots while the old primary stops, not after.
-        var switchoverTarget = SlotPlanner.IsSwitchoverTarget(nodeId, current) && local.Role == PgRole.Standby;
-        var slotsDue = DateTime.UtcNow >= _nextSlotCheck || (switchoverTarget && _slotsMadeForSwitchover != current.Switchover!.Generation);
-        if (slotsDue && (isPrimary || local.Role == PgRole.Standby))
+        if (DateTime.UtcNow >= _nextSlotCheck && (isPrimary || local.Role == PgRole.Standby))
         {
             _nextSlotCheck = DateTime.UtcNow + SlotCheckInterval;
-            _slotsMadeForSwitchover = switchoverTarget ? current.Switchover!.Generation : null;
             await EnsureSlotsAsync(current, isPrimary, cancellationToken);
             if (isPrimary)
             {
@@ -400,16 +395,18 @@ internal sealed class KeeperService(
 
     private async Task EnsureSlotsAsync(ClusterState current, bool runsAsPrimary, CancellationToken cancellationToken)
     {
-        var wanted = SlotPlanner.Wanted(nodeId, current, runsAsPrimary);
+        var wanted = SlotPlanner.Wanted(nodeId, current);
         var existing = await postgres.ListSlotsAsync(cancellationToken);
-        foreach (var slot in wanted.Except(existing.Select(s => s.Name)))
-        {
-            await postgres.CreateSlotAsync(slot, cancellationToken);
-        }
-
+        var dropped = new HashSet<string>(StringComparer.Ordinal);
         foreach (var slot in existing.Where(s => SlotPlanner.MayDrop(nodeId, current, runsAsPrimary, s, wanted)))
         {
             await postgres.DropSlotAsync(slot.Name, cancellationToken);
+            dropped.Add(slot.Name);
+        }
+
+        foreach (var slot in wanted.Except(existing.Select(s => s.Name).Except(dropped)))
+        {
+            await postgres.CreateSlotAsync(slot, SlotPlanner.ReserveOnCreate(runsAsPrimary), cancellationToken);
         }
     }
 

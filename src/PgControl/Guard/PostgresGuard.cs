@@ -221,9 +221,16 @@ internal sealed class PostgresGuard
                 var remainingTicks = deadline - Stopwatch.GetTimestamp();
                 wait = TimeSpan.FromSeconds(Math.Max(0, remainingTicks) / (double)Stopwatch.Frequency);
             }
-            _wakeup.Wait(wait < TimeSpan.Zero ? TimeSpan.Zero : wait);
+            _wakeup.Wait(ClampWait(wait));
         }
     }
+
+    /// <summary>
+    /// A wait for the supervisor: a deadline already past is no wait at all, but "no deadline" (an open guard, as on a
+    /// standby) must stay infinite. Timeout.InfiniteTimeSpan is -1 ms, so clamping it to zero spun a core per standby.
+    /// </summary>
+    internal static TimeSpan ClampWait(TimeSpan wait) =>
+        wait == Timeout.InfiniteTimeSpan ? Timeout.InfiniteTimeSpan : wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
 
     /// <summary>Stragglers that outlived the postmaster hold its shared memory until they are reaped.</summary>
     private static void WaitUntilGroupGone(int processGroup, TimeSpan limit)

@@ -13,7 +13,7 @@ internal sealed partial class PostgresInstance
 
     /// <summary>Creates the named physical slots ($1, text[]) that do not exist yet, reserving WAL from now.</summary>
     private const string CreateMissingSlotsSql =
-        "SELECT pg_create_physical_replication_slot(name, true) FROM unnest($1::text[]) AS name " +
+        "SELECT pg_create_physical_replication_slot(name, $2) FROM unnest($1::text[]) AS name " +
         "WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = name)";
 
     private const string ProbeSql = """
@@ -202,13 +202,19 @@ internal sealed partial class PostgresInstance
 
     // ---------------------------------------------------------------- slots
 
-    /// <summary>Creates a physical slot reserving WAL from now; no-op when it exists.</summary>
-    public async Task CreateSlotAsync(string name, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates a physical slot; no-op when it exists. With <paramref name="reserveWal"/> it holds WAL from now; without,
+    /// its restart_lsn stays empty (nothing held) until a standby streams through it.
+    /// </summary>
+    public async Task CreateSlotAsync(string name, bool reserveWal, CancellationToken cancellationToken)
     {
         ValidateSlotName(name);
         RequireRunning();
-        await ExecuteLocalAsync(CreateMissingSlotsSql, cancellationToken, (object)new[] { name });
+        await ExecuteLocalAsync(CreateMissingSlotsSql, cancellationToken, (object)new[] { name }, reserveWal);
     }
+
+    /// <summary>Creates a physical slot reserving WAL from now; no-op when it exists.</summary>
+    public Task CreateSlotAsync(string name, CancellationToken cancellationToken) => CreateSlotAsync(name, reserveWal: true, cancellationToken);
 
     /// <summary>Drops a physical slot; no-op when it does not exist. An active slot's walsender is terminated first.</summary>
     public async Task DropSlotAsync(string name, CancellationToken cancellationToken)
@@ -367,7 +373,7 @@ internal sealed partial class PostgresInstance
         }
         await using var createSlots = new NpgsqlCommand(CreateMissingSlotsSql, connection)
         {
-            Parameters = { new() { Value = slots.ToArray() } },
+            Parameters = { new() { Value = slots.ToArray() }, new() { Value = true } },
         };
         await createSlots.ExecuteNonQueryAsync(cancellationToken);
     }

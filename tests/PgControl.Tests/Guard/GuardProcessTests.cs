@@ -28,6 +28,43 @@ public sealed class GuardProcessTests
     }
 
     [Fact]
+    public async Task An_open_guard_sleeps_instead_of_spinning()
+    {
+        // No lease (a standby's guard): the supervisor waits for news with no deadline. It once clamped that infinite
+        // wait to zero and spun a core per standby; an idle guard must use next to no CPU.
+        var guarded = await LaunchAsync(["sleep", "60"], lease: null);
+        try
+        {
+            await guarded.Started.WaitAsync(TimeSpan.FromSeconds(20));
+            await Task.Delay(500); // past the guard's own start-up work
+            var before = CpuTime(guarded.GuardPid);
+            await Task.Delay(2000);
+            var used = CpuTime(guarded.GuardPid) - before;
+            Assert.True(used < TimeSpan.FromMilliseconds(200), $"an idle guard used {used.TotalMilliseconds:F0} ms of CPU in 2 s");
+        }
+        finally
+        {
+            await guarded.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public void The_supervisors_wait_keeps_no_deadline_infinite_and_a_past_one_zero()
+    {
+        Assert.Equal(Timeout.InfiniteTimeSpan, PostgresGuard.ClampWait(Timeout.InfiniteTimeSpan));
+        Assert.Equal(TimeSpan.Zero, PostgresGuard.ClampWait(TimeSpan.FromMilliseconds(-5)));
+        Assert.Equal(TimeSpan.FromMilliseconds(40), PostgresGuard.ClampWait(TimeSpan.FromMilliseconds(40)));
+    }
+
+    /// <summary>utime + stime of a process, from /proc (clock ticks of 10 ms).</summary>
+    private static TimeSpan CpuTime(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return TimeSpan.FromMilliseconds((long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) * 10);
+    }
+
+    [Fact]
     public async Task A_deadline_left_to_pass_stops_the_child_and_renewals_keep_it_running()
     {
         // The first lease covers the guard's own start (a lease counts from when it was sent).

@@ -86,6 +86,9 @@ public sealed class ReplicationTests
         await WaitForRowsAsync(s1, "before-fork", 1);
 
         // Promote s2; the old primary goes on writing rows of its own (a fork, as after a partition).
+        // A standby keeps its members' slots made ahead, without a reservation: they hold no WAL there.
+        await s2.Instance.CreateSlotAsync("member_a", reserveWal: false, None);
+        Assert.Contains(await s2.Instance.ListSlotsAsync(None), slot => slot.Name == "member_a" && slot.RestartLsn is null && !slot.Active);
         await s2.Instance.PromoteAsync(["member_a", "member_b"], None);
         var slotsAfterPromotion = await s2.Instance.ListSlotsAsync(None);
         Assert.Contains(slotsAfterPromotion, slot => slot.Name == "member_a");
