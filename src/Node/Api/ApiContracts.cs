@@ -27,6 +27,9 @@ internal sealed record NotLeaderResponse(string? Leader, string Error);
 /// <summary>This node as the health endpoints see it.</summary>
 internal sealed record LocalHealth(string NodeId, bool PostgresRunning, PgRole Role, bool HoldsLease, bool IsViewPrimary, long? LagBytes, string State);
 
+/// <summary>Every node's health as this node last heard it from the Raft leader (the leader's own table on the leader).</summary>
+internal sealed record ClusterNodes(string? RaftLeader, IReadOnlyList<NodeHealth> Nodes);
+
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true, WriteIndented = false)]
 [JsonSerializable(typeof(KeeperReport))]
 [JsonSerializable(typeof(ReportAck))]
@@ -37,4 +40,5 @@ internal sealed record LocalHealth(string NodeId, bool PostgresRunning, PgRole R
 [JsonSerializable(typeof(NotLeaderResponse))]
 [JsonSerializable(typeof(LocalHealth))]
 [JsonSerializable(typeof(ClusterState))]
+[JsonSerializable(typeof(ClusterNodes))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -138,6 +138,11 @@ internal sealed class ApiServer : IAsyncDisposable
             context.Response.ContentType = "application/json";
             await System.Text.Json.JsonSerializer.SerializeAsync(context.Response.Body, plane.ClusterState, ApiJsonContext.Default.ClusterState, context.RequestAborted);
         });
+        app.MapGet("/cluster/nodes", async context =>
+        {
+            context.Response.ContentType = "application/json";
+            await System.Text.Json.JsonSerializer.SerializeAsync(context.Response.Body, plane.Nodes, ApiJsonContext.Default.ClusterNodes, context.RequestAborted);
+        });
 
         void Probe(WebApplication web, string[] paths, Func<LocalHealth, bool> healthy)
         {

@@ -16,4 +16,6 @@ internal interface IControlPlane
     LocalHealth Health { get; }
 
     ClusterState ClusterState { get; }
+
+    ClusterNodes Nodes { get; }
 }

@@ -14,6 +14,8 @@ internal static class PgRaftCommandLine
         root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(CheckConfigCommand());
         root.Subcommands.Add(SwitchoverCommand.Build());
+        root.Subcommands.Add(ClusterCommands.List());
+        root.Subcommands.Add(ClusterCommands.History());
         return root;
     }
 

@@ -33,15 +33,9 @@ internal static class SwitchoverCommand
 
             var signer = new RequestSigner(Hosting.NodeRuntime.ReadClusterSecret(options), TimeProvider.System);
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            var api = NodeOptionsValidator.Advertised(options.Api.Bind, options.Api.Advertise)!.Value.ToString();
-            ClusterState state;
-            try
+            var api = ClusterCommands.ApiAddress(options);
+            if (await ClusterCommands.ReadAsync(http, api, "/cluster", ApiJsonContext.Default.ClusterState, error, cancellationToken) is not { } state)
             {
-                state = (await http.GetFromJsonAsync(new Uri($"http://{api}/cluster"), ApiJsonContext.Default.ClusterState, cancellationToken))!;
-            }
-            catch (HttpRequestException ex)
-            {
-                error.WriteLine($"pgraft: cannot read the cluster state from this node's API at {api} ({ex.Message}); is `pgraft run` running here?");
                 return 1;
             }
 

@@ -387,5 +387,7 @@ internal sealed partial class NodeRuntime
         public LocalHealth Health => runtime.Health();
 
         public ClusterState ClusterState => runtime._stateMachine.Current;
+
+        public ClusterNodes Nodes => new(runtime._raft.LeaderId, runtime._health ?? []);
     }
 }

@@ -9,7 +9,7 @@ public sealed class CheckConfigCommandTests : IDisposable
 
     public void Dispose() => _fixture.Dispose();
 
-    private static (int ExitCode, string Output, string Error) RunPgraft(params string[] args)
+    internal static (int ExitCode, string Output, string Error) RunPgraft(params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         EndToEnd.ClusterFixture.RemovePgraftVariables(start);

@@ -30,6 +30,23 @@ public sealed class FailoverTests(ClusterFixture cluster, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task Pgraft_list_and_history_show_the_cluster_from_any_node()
+    {
+        var primary = await cluster.WaitUntilHealthyAsync(Recovery);
+        var config = Path.Combine(cluster.NodeDirectory(primary % ClusterFixture.Nodes + 1), "pgraft.json");
+        var (listExit, list, listError) = Configuration.CheckConfigCommandTests.RunPgraft("list", "--config", config);
+        Assert.True(listExit == 0, listError);
+        output.WriteLine(list);
+        Assert.Matches($@"(?m)^node{primary}\s+127\.0\.0\.1:{ClusterFixture.PostgresPort(primary)}\s+primary\s+running", list);
+        Assert.Equal(ClusterFixture.Nodes - 1, list.Split('\n').Count(l => l.Contains("standby", StringComparison.Ordinal) && l.Contains("running", StringComparison.Ordinal)));
+        Assert.DoesNotContain(cluster.Password, list, StringComparison.Ordinal);
+
+        var (historyExit, history, historyError) = Configuration.CheckConfigCommandTests.RunPgraft("history", "--config", config);
+        Assert.True(historyExit == 0, historyError);
+        Assert.Contains("bootstrap", history, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bootstrap_creates_the_configured_role_database_and_runs_the_script_once()
     {
         var primary = await cluster.WaitUntilHealthyAsync(Recovery);
