@@ -25,13 +25,14 @@ internal sealed partial class NodeRuntime
         return leader is not null && _stateMachine.Current.Members.TryGetValue(leader, out var member) ? member.ApiAddress : null;
     }
 
+    private bool IsSwitchoverTarget(ClusterState state) => state.Switchover is { To: { } to } && to == _options.NodeId;
+
     private TimeSpan NextReportInterval()
     {
         var state = _stateMachine.Current;
         var routing = _routing.Current;
         var holding = state.View.Primary is not null && routing.InContactWithMajority && routing.Primary is null;
-        var switchoverTarget = state.Switchover is { To: { } to } && to == _options.NodeId;
-        return _reportCadence.Next(_clock.Now, switchoverTarget, holding);
+        return _reportCadence.Next(_clock.Now, IsSwitchoverTarget(state), holding);
     }
 
     private async Task ReportOnceAsync(CancellationToken cancellationToken)
@@ -100,7 +101,7 @@ internal sealed partial class NodeRuntime
         var state = _stateMachine.Current;
         _lease.Reconfigure(state.Spec.LeaseTimeout, state.Spec.FenceMargin);
         var isPrimary = state.View.Primary == _options.NodeId;
-        var isSwitchoverTarget = state.Switchover is { To: { } to } && to == _options.NodeId;
+        var isSwitchoverTarget = IsSwitchoverTarget(state);
         if (!(isPrimary || isSwitchoverTarget) || !_lease.Holder.ShouldRenew(_clock.Now))
         {
             return;

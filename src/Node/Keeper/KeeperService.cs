@@ -293,7 +293,7 @@ internal sealed class KeeperService(
                 // A standby runs with synchronous_standby_names empty: without this, the first commits after the
                 // promotion would be acknowledged before any synchronous standby has them (DESIGN §8).
                 await WriteConfigurationAsync(current, primary: true, cancellationToken);
-                await postgres.PromoteAsync(MemberSlots(current).ToList(), cancellationToken);
+                await postgres.PromoteAsync(SlotPlanner.Wanted(nodeId, current).ToList(), cancellationToken);
                 _standbyTimeline = 0;
                 _upstream = null;
                 _checkpointAfterPromotion = true;
@@ -389,9 +389,6 @@ internal sealed class KeeperService(
             // Too slow: the shutdown checkpoint does the rest.
         }
     }
-
-    private IEnumerable<string> MemberSlots(ClusterState current) =>
-        current.Members.Keys.Where(id => id != nodeId).Select(PostgresInstance.SlotNameFor);
 
     private async Task EnsureSlotsAsync(ClusterState current, bool runsAsPrimary, CancellationToken cancellationToken)
     {

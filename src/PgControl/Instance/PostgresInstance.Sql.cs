@@ -333,7 +333,8 @@ internal sealed partial class PostgresInstance
                 }
                 await Task.Delay(10, cancellationToken);
             }
-            LogMessages.Promoted(_logger, Ms(started, System.Diagnostics.Stopwatch.GetTimestamp()), Ms(started, slotsDone), Ms(slotsDone, syncNamesDone), Ms(syncNamesDone, System.Diagnostics.Stopwatch.GetTimestamp()));
+            var writableAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            LogMessages.Promoted(_logger, Ms(started, writableAt), Ms(started, slotsDone), Ms(slotsDone, syncNamesDone), Ms(syncNamesDone, writableAt));
             await CreateMissingSlotsAsync(connection, slots, cancellationToken);
         }
         Role = ServerRole.Primary;
