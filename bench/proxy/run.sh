@@ -5,6 +5,7 @@
 #        ROUNDS=5 DURATION=5 WORKLOADS=select CLIENTS=8 VARIANTS="epoll epoll+spin20" bench/proxy/run.sh
 #          interleaved: each cell runs every target ROUNDS times in a shuffled order per round; prints medians.
 #        HAPROXIES="default splice" adds HAProxy configurations (default: the first is the reference for the ratios).
+#        PROBES=sockmap adds the in-kernel forwarding probe (sockmap-probe/: needs root and gcc).
 # Ports: 26500-26999 on 127.0.0.1. Needs root or the postgres user; installs haproxy with apt-get if missing.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ DURATION=${DURATION:-$([ "$ROUNDS" -gt 0 ] && echo 5 || echo 15)}
 CLIENTS=${CLIENTS:-"1 8 32"}
 WORKLOADS=${WORKLOADS:-"select select-connect tpcb"}
 VARIANTS=${VARIANTS:-"epoll"}
+PROBES=${PROBES:-""}
 SCALE=${SCALE:-10}
 PGBIN=/usr/lib/postgresql/15/bin
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -118,7 +120,24 @@ for variant in $VARIANTS; do
   TARGETS+=("pgraft-$variant:$port")
   port=$((port + 1))
 done
+
+# PROBES="sockmap": the in-kernel forwarding probe (sockmap-probe/, a BPF sk_skb redirect; root only), the floor of
+# what any TCP-terminating forwarder costs on this kernel. A measurement, not a PgRaft forwarding mode.
+for probe in $PROBES; do
+  case $probe in
+    sockmap)
+      gcc -O2 -Wall -Wextra -o "$WORK/sockmap-probe" "$ROOT/bench/proxy/sockmap-probe/sockmap-probe.c"
+      "$WORK/sockmap-probe" $port $PG_PORT </dev/null >"$WORK/sockmap-probe.log" 2>&1 &
+      PIDS+=($!)
+      PID_OF[sockmap-probe]=$!
+      TARGETS+=("sockmap-probe:$port")
+      port=$((port + 1))
+      ;;
+    *) echo "unknown probe $probe (sockmap)" >&2; exit 2 ;;
+  esac
+done
 sleep 2
+for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "a forwarder exited at start:" >&2; cat "$WORK"/*.log >&2; exit 1; }; done
 
 cpu_ticks() { # pid -> utime+stime of the process and its threads, in clock ticks
   [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" || echo 0

@@ -16,6 +16,8 @@ internal static class PgRaftCommandLine
         root.Subcommands.Add(SwitchoverCommand.Build());
         root.Subcommands.Add(ClusterCommands.List());
         root.Subcommands.Add(ClusterCommands.History());
+        root.Subcommands.Add(ClusterCommands.Pause());
+        root.Subcommands.Add(ClusterCommands.Resume());
         return root;
     }
 

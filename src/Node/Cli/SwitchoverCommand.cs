@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Net.Http.Json;
-using System.Text.Json;
 using PgRaft.Node.Api;
 using PgRaft.Node.Cluster;
 using PgRaft.Node.Configuration;
@@ -52,28 +51,7 @@ internal static class SwitchoverCommand
                 return 1;
             }
 
-            var request = new RequestSwitchover(state.View.Generation, target, DateTimeOffset.UtcNow);
-            var body = JsonSerializer.SerializeToUtf8Bytes<ClusterCommand>(request, ApiJsonContext.Default.ClusterCommand);
-            ProposeResponse? answer = null;
-            foreach (var member in state.Members.Values)
-            {
-                using var message = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://{member.ApiAddress}/internal/v1/propose")) { Content = new ByteArrayContent(body) };
-                message.Headers.Add(RequestSigner.HeaderName, signer.Sign("POST", "/internal/v1/propose", body));
-                try
-                {
-                    using var response = await http.SendAsync(message, cancellationToken);
-                    if (response.IsSuccessStatusCode)
-                    {
-                        answer = await response.Content.ReadFromJsonAsync(ApiJsonContext.Default.ProposeResponse, cancellationToken);
-                        break;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                    // Try the next member: only the Raft leader accepts proposals.
-                }
-            }
-
+            var answer = await ClusterCommands.ProposeAsync(http, signer, state, new RequestSwitchover(state.View.Generation, target, DateTimeOffset.UtcNow), cancellationToken);
             if (answer is null || answer.Outcome != CommandOutcome.Applied)
             {
                 error.WriteLine($"pgraft: switchover refused: {answer?.Message ?? "no member accepted the request as Raft leader; retry shortly"}");

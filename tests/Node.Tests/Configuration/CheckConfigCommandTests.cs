@@ -50,4 +50,18 @@ public sealed class CheckConfigCommandTests : IDisposable
         Assert.Contains("Raft:Bind 'nowhere' has no port", error, StringComparison.Ordinal);
         Assert.Equal("", output);
     }
+
+    [Theory]
+    [InlineData("pause")]
+    [InlineData("resume")]
+    [InlineData("list")]
+    public void A_cluster_command_without_a_running_node_names_the_api_address_and_exits_1(string command)
+    {
+        var (exitCode, output, error) = RunPgraft(command, "--config", _fixture.Write("pgraft.json", _fixture.ValidJson()), "--set", "Api:Bind=127.0.0.1:9");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("cannot read /cluster from this node's API at 127.0.0.1:9", error, StringComparison.Ordinal);
+        Assert.Contains("is `pgraft run` running here?", error, StringComparison.Ordinal);
+        Assert.Equal("", output);
+    }
 }

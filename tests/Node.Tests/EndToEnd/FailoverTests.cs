@@ -47,6 +47,63 @@ public sealed class FailoverTests(ClusterFixture cluster, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task Pgraft_pause_holds_failover_through_a_crash_of_the_primary_until_pgraft_resume()
+    {
+        var primary = await cluster.WaitUntilHealthyAsync(Recovery);
+        var survivors = Enumerable.Range(1, ClusterFixture.Nodes).Where(n => n != primary).ToList();
+        var config = Path.Combine(cluster.NodeDirectory(survivors[0]), "pgraft.json");
+        var killed = false;
+        try
+        {
+            var (pauseExit, paused, pauseError) = Configuration.CheckConfigCommandTests.RunPgraft("pause", "--config", config);
+            Assert.True(pauseExit == 0, pauseError);
+            Assert.Contains("paused: no automatic failover", paused, StringComparison.Ordinal);
+            var (againExit, again, _) = Configuration.CheckConfigCommandTests.RunPgraft("pause", "--config", config);
+            Assert.Equal(0, againExit);
+            Assert.Contains("already paused", again, StringComparison.Ordinal);
+
+            cluster.Kill(primary);
+            killed = true;
+
+            // failTimeout is 1 s: unpaused, a standby would be promoted well within this.
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            using (var http = new HttpClient())
+            using (var document = JsonDocument.Parse(await http.GetStringAsync(new Uri($"http://127.0.0.1:{ClusterFixture.ApiPort(survivors[0])}/cluster"))))
+            {
+                Assert.Equal($"node{primary}", document.RootElement.GetProperty("view").GetProperty("primary").GetString());
+                Assert.True(document.RootElement.GetProperty("spec").GetProperty("paused").GetBoolean());
+            }
+
+            foreach (var n in survivors)
+            {
+                Assert.True(await cluster.ScalarAsync<bool>(ClusterFixture.PostgresPort(n), "select pg_is_in_recovery()"), $"node{n} was promoted while paused");
+            }
+
+            var (listExit, list, listError) = Configuration.CheckConfigCommandTests.RunPgraft("list", "--config", config);
+            Assert.True(listExit == 0, listError);
+            Assert.Contains("PAUSED", list, StringComparison.Ordinal);
+
+            var resumedAt = Stopwatch.GetTimestamp();
+            var (resumeExit, resumed, resumeError) = Configuration.CheckConfigCommandTests.RunPgraft("resume", "--config", config);
+            Assert.True(resumeExit == 0, resumeError);
+            Assert.Contains("resumed", resumed, StringComparison.Ordinal);
+            var newPrimary = await cluster.WaitUntilHealthyAsync(Recovery, survivors);
+            output.WriteLine($"paused: node{primary} killed, no promotion in 5 s; resumed: node{newPrimary} healthy primary {Stopwatch.GetElapsedTime(resumedAt).TotalSeconds:F1} s later");
+        }
+        finally
+        {
+            // Whatever failed above, the next test needs an unpaused cluster of three.
+            Configuration.CheckConfigCommandTests.RunPgraft("resume", "--config", config);
+            if (killed)
+            {
+                cluster.Start(primary);
+            }
+        }
+
+        await cluster.WaitUntilHealthyAsync(Recovery);
+    }
+
+    [Fact]
     public async Task Bootstrap_creates_the_configured_role_database_and_runs_the_script_once()
     {
         var primary = await cluster.WaitUntilHealthyAsync(Recovery);
