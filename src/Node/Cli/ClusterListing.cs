@@ -64,7 +64,7 @@ internal static class ClusterListing
             var from = entry.OldPrimary is null ? "" : $"{entry.OldPrimary} -> ";
             var branch = entry.Branch is { } b ? $", runs {b}" : "";
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"{entry.When.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z  generation {entry.Generation,-4} {entry.Reason.ToString().ToLowerInvariant(),-10} {from}{entry.NewPrimary} (left timeline {entry.Timeline} at {entry.Lsn}{branch})");
+                $"{entry.When.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z  generation {entry.Generation,-4} {entry.Reason.Text(),-15} {from}{entry.NewPrimary} (left timeline {entry.Timeline} at {entry.Lsn}{branch})");
         }
 
         return text.ToString();

@@ -19,6 +19,10 @@ namespace PgRaft.Node.Cluster;
 [JsonDerivedType(typeof(SwitchoverStopped), "switchoverStopped")]
 [JsonDerivedType(typeof(CancelSwitchover), "cancelSwitchover")]
 [JsonDerivedType(typeof(RecordTimelineBranch), "recordTimelineBranch")]
+[JsonDerivedType(typeof(RequestFailover), "requestFailover")]
+[JsonDerivedType(typeof(CancelFailover), "cancelFailover")]
+[JsonDerivedType(typeof(RequestNodeOperation), "requestNodeOperation")]
+[JsonDerivedType(typeof(CompleteNodeOperation), "completeNodeOperation")]
 internal abstract record ClusterCommand;
 
 /// <summary>Replaces the whole spec.</summary>
@@ -111,3 +115,17 @@ internal sealed record CancelSwitchover(string Reason) : ClusterCommand;
 /// primary's.
 /// </summary>
 internal sealed record RecordTimelineBranch(long Generation, string NodeId, TimelineBranch Branch) : ClusterCommand;
+
+/// <summary>
+/// An operator asks to replace the primary of generation <see cref="ExpectedGeneration"/> at once with <see cref="To"/>
+/// (null: the best standby), the safety rules of a failover still applying (<see cref="PendingFailover"/>).
+/// </summary>
+internal sealed record RequestFailover(long ExpectedGeneration, string? To, DateTimeOffset RequestedAt) : ClusterCommand;
+
+internal sealed record CancelFailover(string Reason) : ClusterCommand;
+
+/// <summary>An operator asks <see cref="NodeId"/>'s keeper to restart or re-clone its PostgreSQL; it replaces any earlier request for that node.</summary>
+internal sealed record RequestNodeOperation(string NodeId, NodeOperationKind Kind, DateTimeOffset RequestedAt) : ClusterCommand;
+
+/// <summary>Operation <see cref="Id"/> on <see cref="NodeId"/> ended: its keeper carried it out (or failed), or the sentinel gave it up.</summary>
+internal sealed record CompleteNodeOperation(string NodeId, long Id, bool Succeeded, string Message) : ClusterCommand;

@@ -1,16 +1,24 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
 namespace PgRaft.Node.Cluster;
 
 /// <summary>The whole replicated cluster state (DESIGN §4): what the applied Raft log says. Immutable.</summary>
+/// <remarks>The parameters after <see cref="Switchover"/> have defaults, so snapshots written before they existed still decode.</remarks>
 internal sealed record ClusterState(
     ClusterSpec Spec,
     ImmutableSortedDictionary<string, Member> Members,
     ClusterView View,
     ImmutableList<HistoryEntry> History,
     BootstrapRecord? Bootstrap,
-    PendingSwitchover? Switchover)
+    PendingSwitchover? Switchover,
+    PendingFailover? Failover = null,
+    ImmutableSortedDictionary<string, NodeOperation>? Operations = null,
+    long LastOperationId = 0,
+    OperationNotice? LastNotice = null)
 {
+    private static readonly ImmutableSortedDictionary<string, NodeOperation> NoOperations = ImmutableSortedDictionary.Create<string, NodeOperation>(StringComparer.Ordinal);
+
     public static ClusterState Empty { get; } = new(
         ClusterSpec.Default,
         ImmutableSortedDictionary.Create<string, Member>(StringComparer.Ordinal),
@@ -19,6 +27,14 @@ internal sealed record ClusterState(
         null,
         null);
 
+    /// <summary>The operator requests (restart, reinit) waiting for a node's keeper, by node.</summary>
+    [JsonIgnore]
+    public ImmutableSortedDictionary<string, NodeOperation> PendingOperations => Operations ?? NoOperations;
+
+    /// <summary>This state with a new <see cref="LastNotice"/>.</summary>
+    public ClusterState WithNotice(string operation, bool succeeded, string message) =>
+        this with { LastNotice = new OperationNotice((LastNotice?.Sequence ?? 0) + 1, operation, succeeded, message) };
+
     public bool Equals(ClusterState? other) =>
         other is not null
         && Spec.Equals(other.Spec)
@@ -26,7 +42,11 @@ internal sealed record ClusterState(
         && View.Equals(other.View)
         && CollectionEquality.SequenceEquals(History, other.History)
         && Equals(Bootstrap, other.Bootstrap)
-        && Equals(Switchover, other.Switchover);
+        && Equals(Switchover, other.Switchover)
+        && Equals(Failover, other.Failover)
+        && CollectionEquality.DictionaryEquals(PendingOperations, other.PendingOperations)
+        && LastOperationId == other.LastOperationId
+        && Equals(LastNotice, other.LastNotice);
 
     public override int GetHashCode() => HashCode.Combine(View.Generation, Members.Count, History.Count);
 }

@@ -21,13 +21,22 @@ internal static class ClusterStateApplier
             RequestSwitchover c => RequestSwitchover(state, c),
             SwitchoverStopped c => SwitchoverStopped(state, c),
             RecordTimelineBranch c => RecordTimelineBranch(state, c),
-            CancelSwitchover c => state.Switchover is null
+            CancelSwitchover c => state.Switchover is not { } switchover
                 ? Reject(state, "no switchover is pending")
-                : (state with { Switchover = null }, CommandResult.Applied($"switchover cancelled: {c.Reason}")),
+                : Cancelled(state with { Switchover = null }, "switchover", $"switchover from {switchover.From} to {switchover.To ?? "the best standby"} cancelled: {c.Reason}"),
+            RequestFailover c => RequestFailover(state, c),
+            CancelFailover c => state.Failover is not { } failover
+                ? Reject(state, "no failover is pending")
+                : Cancelled(state with { Failover = null }, "failover", $"failover from {failover.From} to {failover.To ?? "the best standby"} cancelled: {c.Reason}"),
+            RequestNodeOperation c => RequestNodeOperation(state, c),
+            CompleteNodeOperation c => CompleteNodeOperation(state, c),
             _ => Reject(state, $"unknown command {command.GetType().Name}"),
         };
 
     private static (ClusterState, CommandResult) Reject(ClusterState state, string reason) => (state, CommandResult.Rejected(reason));
+
+    private static (ClusterState, CommandResult) Cancelled(ClusterState state, string operation, string message) =>
+        (state.WithNotice(operation, false, message), CommandResult.Applied(message));
 
     private static (ClusterState, CommandResult) ApplySpec(ClusterState state, ClusterSpec? spec, string message)
     {
@@ -36,7 +45,17 @@ internal static class ClusterStateApplier
             return Reject(state, "the command carries no spec");
         }
 
-        var errors = spec.Validate();
+        var errors = spec.Validate().ToList();
+        if (state.Bootstrap is not null && (spec.LeaseTimeout < state.Spec.LeaseTimeout || spec.DriftMargin < state.Spec.DriftMargin))
+        {
+            // The leader dates the primary's lease with the spec it has applied, while the primary's guard keeps the
+            // deadline it was granted under the old timings: shortening them could start a failover while that lease runs.
+            errors.Add(
+                $"leaseTimeout and driftMargin can only be raised on a running cluster (they are {state.Spec.LeaseTimeout.TotalMilliseconds} ms and " +
+                $"{state.Spec.DriftMargin.TotalMilliseconds} ms): a shorter lease could let a failover start while the primary still holds one granted " +
+                "under the longer timing; set lower values in the bootstrap spec of a new cluster");
+        }
+
         return errors.Count > 0
             ? Reject(state, "invalid spec: " + string.Join("; ", errors))
             : (state with { Spec = spec }, CommandResult.Applied(message));
@@ -101,7 +120,12 @@ internal static class ClusterStateApplier
             return Reject(state, $"{nodeId} is the target of the pending switchover; cancel it first");
         }
 
-        return (state with { Members = state.Members.Remove(nodeId) }, CommandResult.Applied($"member {nodeId} removed"));
+        if (state.Failover is { } failover && failover.To == nodeId)
+        {
+            return Reject(state, $"{nodeId} is the target of the pending failover; wait until it completes or is cancelled");
+        }
+
+        return (state with { Members = state.Members.Remove(nodeId), Operations = state.PendingOperations.Remove(nodeId) }, CommandResult.Applied($"member {nodeId} removed"));
     }
 
     private static (ClusterState, CommandResult) ChangeView(ClusterState state, ChangeView command)
@@ -142,8 +166,15 @@ internal static class ClusterStateApplier
                 return Reject(state, "the history entry does not match the view change (generation, old or new primary)");
             }
 
-            return (state with { View = next, History = state.History.Add(history), Switchover = null },
-                CommandResult.Applied($"generation {next.Generation}: {history.Reason.ToString().ToLowerInvariant()} from {current.Primary ?? "none"} to {next.Primary}"));
+            var message = $"generation {next.Generation}: {history.Reason.Text()} from {current.Primary ?? "none"} to {next.Primary}";
+            var changed = state with { View = next, History = state.History.Add(history), Switchover = null, Failover = null };
+            if (state.Switchover is not null || state.Failover is not null)
+            {
+                // The operator's command waits for this notice; the change may also have come from an automatic failover.
+                changed = changed.WithNotice(state.Switchover is not null ? "switchover" : "failover", true, message);
+            }
+
+            return (changed, CommandResult.Applied(message));
         }
 
         if (command.History is not null)
@@ -286,6 +317,11 @@ internal static class ClusterStateApplier
             return Reject(state, $"a switchover from {pending.From} is already pending");
         }
 
+        if (state.Failover is { } failover)
+        {
+            return Reject(state, $"a failover from {failover.From} is pending; it completes or is cancelled within switchoverTimeout");
+        }
+
         if (command.ExpectedGeneration != view.Generation)
         {
             return Reject(state, $"stale switchover request: made at generation {command.ExpectedGeneration}, the view is at {view.Generation}");
@@ -332,5 +368,107 @@ internal static class ClusterStateApplier
 
         return (state with { Switchover = pending with { Phase = SwitchoverPhase.CatchingUp, FinalLsn = command.FinalLsn, Timeline = command.Timeline, StoppedAt = command.StoppedAt } },
             CommandResult.Applied($"switchover: {pending.From} stopped writing at {command.FinalLsn}"));
+    }
+
+    private static (ClusterState, CommandResult) RequestFailover(ClusterState state, RequestFailover command)
+    {
+        var view = state.View;
+        if (view.Primary is null || state.Bootstrap is null)
+        {
+            return Reject(state, "the cluster has no primary yet");
+        }
+
+        if (state.Switchover is { } switchover)
+        {
+            return Reject(state, $"a switchover from {switchover.From} is pending; it completes or is cancelled within switchoverTimeout");
+        }
+
+        if (state.Failover is { } pending)
+        {
+            return Reject(state, $"a failover from {pending.From} to {pending.To ?? "the best standby"} is already pending");
+        }
+
+        if (command.ExpectedGeneration != view.Generation)
+        {
+            return Reject(state, $"stale failover request: made at generation {command.ExpectedGeneration}, the view is at {view.Generation}");
+        }
+
+        if (command.To is { } to)
+        {
+            if (!state.Members.TryGetValue(to, out var target))
+            {
+                return Reject(state, $"failover target {to} is not a member");
+            }
+
+            if (to == view.Primary)
+            {
+                return Reject(state, $"{to} is already the primary");
+            }
+
+            if (target.Tags.NoFailover)
+            {
+                return Reject(state, $"{to} is tagged nofailover");
+            }
+        }
+        else if (!state.Members.Values.Any(m => m.NodeId != view.Primary && !m.Tags.NoFailover))
+        {
+            return Reject(state, "no member could take over: every standby is tagged nofailover or there is none");
+        }
+
+        return (state with { Failover = new PendingFailover(view.Primary, command.To, view.Generation, command.RequestedAt) },
+            CommandResult.Applied($"failover requested from {view.Primary} to {command.To ?? "the best standby"}"));
+    }
+
+    private static (ClusterState, CommandResult) RequestNodeOperation(ClusterState state, RequestNodeOperation command)
+    {
+        if (command.NodeId is null || !state.Members.ContainsKey(command.NodeId))
+        {
+            return Reject(state, $"{command.NodeId} is not a member; members: {string.Join(", ", state.Members.Keys)}");
+        }
+
+        if (!Enum.IsDefined(command.Kind))
+        {
+            return Reject(state, $"unknown node operation {command.Kind}");
+        }
+
+        var what = command.Kind.ToString().ToLowerInvariant();
+        if (command.Kind == NodeOperationKind.Reinit)
+        {
+            if (state.View.Primary == command.NodeId)
+            {
+                return Reject(state, $"{command.NodeId} is the primary: reinit re-clones a standby; switch over to another node first");
+            }
+
+            if (state.Bootstrap is null)
+            {
+                return Reject(state, "the cluster is not bootstrapped yet: there is no primary to re-clone from");
+            }
+
+            if (state.Switchover?.To == command.NodeId || state.Failover?.To == command.NodeId)
+            {
+                return Reject(state, $"{command.NodeId} is the target of a pending switchover or failover");
+            }
+        }
+
+        var id = state.LastOperationId + 1;
+        var replaced = state.PendingOperations.TryGetValue(command.NodeId, out var earlier) ? $" (replaces pending {earlier.Kind.ToString().ToLowerInvariant()} {earlier.Id})" : "";
+        return (state with
+        {
+            Operations = state.PendingOperations.SetItem(command.NodeId, new NodeOperation(id, command.Kind, command.RequestedAt)),
+            LastOperationId = id,
+        }, CommandResult.Applied($"{what} of {command.NodeId} requested as operation {id}{replaced}"));
+    }
+
+    private static (ClusterState, CommandResult) CompleteNodeOperation(ClusterState state, CompleteNodeOperation command)
+    {
+        if (command.NodeId is null || !state.PendingOperations.TryGetValue(command.NodeId, out var pending) || pending.Id != command.Id)
+        {
+            return Reject(state, $"operation {command.Id} is not pending on {command.NodeId}");
+        }
+
+        var what = pending.Kind.ToString().ToLowerInvariant();
+        var message = $"{what} of {command.NodeId} {(command.Succeeded ? "done" : "failed")}: {command.Message}";
+        var completed = state with { Operations = state.PendingOperations.Remove(command.NodeId) };
+        return (completed.WithNotice(what, command.Succeeded, message), CommandResult.Applied(message));
     }
 }

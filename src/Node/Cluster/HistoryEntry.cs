@@ -5,6 +5,19 @@ internal enum ChangeReason
     Bootstrap = 0,
     Failover = 1,
     Switchover = 2,
+
+    /// <summary>An operator's <c>pgraft failover</c>.</summary>
+    ManualFailover = 3,
+}
+
+internal static class ChangeReasonText
+{
+    /// <summary>How an operator reads the reason: "failover", "manual failover", …</summary>
+    public static string Text(this ChangeReason reason) => reason switch
+    {
+        ChangeReason.ManualFailover => "manual failover",
+        _ => reason.ToString().ToLowerInvariant(),
+    };
 }
 
 /// <summary>

@@ -14,8 +14,11 @@ internal sealed record WaitAction(string Reason) : KeeperAction(Reason);
 /// <summary>initdb a new cluster (this node is the bootstrap primary).</summary>
 internal sealed record InitializeAction(string Reason) : KeeperAction(Reason);
 
-/// <summary>pg_basebackup from <paramref name="Upstream"/> (the data directory is empty, or must be replaced; a running stuck standby is stopped first).</summary>
-internal sealed record CloneAction(string Upstream, string Reason) : KeeperAction(Reason);
+/// <summary>
+/// pg_basebackup from <paramref name="Upstream"/> (the data directory is empty, or must be replaced; a running standby is
+/// stopped first). <paramref name="OperationId"/>: the operator's reinit this carries out, if any.
+/// </summary>
+internal sealed record CloneAction(string Upstream, string Reason, long? OperationId = null) : KeeperAction(Reason);
 
 /// <summary>Start the stopped PostgreSQL as a primary (needs a valid lease).</summary>
 internal sealed record StartPrimaryAction(string Reason) : KeeperAction(Reason);
@@ -44,5 +47,11 @@ internal sealed record ApplySyncAction(SyncConfig Sync, string Reason) : KeeperA
 /// <summary>A planned switchover: stop this primary cleanly (no writes lost) and report its final position.</summary>
 internal sealed record StopForSwitchoverAction(long Generation, string Reason) : KeeperAction(Reason);
 
-/// <summary>Restart this standby so that parameters PostgreSQL reads only at start take effect.</summary>
-internal sealed record RestartStandbyAction(string Reason) : KeeperAction(Reason);
+/// <summary>
+/// Restart the running PostgreSQL in its current role: a standby so that parameters read only at start take effect, or
+/// any node for the operator's restart <paramref name="OperationId"/> (a primary keeps its lease and stays primary).
+/// </summary>
+internal sealed record RestartAction(long? OperationId, string Reason) : KeeperAction(Reason);
+
+/// <summary>Records how the operator's operation <paramref name="OperationId"/> ended without touching PostgreSQL (nothing to do, or it cannot be done).</summary>
+internal sealed record EndOperationAction(long OperationId, bool Succeeded, string Reason) : KeeperAction(Reason);

@@ -12,7 +12,13 @@ namespace PgRaft.Node.Keeper;
 /// How long (keeper clock) this running standby has followed the view's primary, seen healthy by the leader and reachable
 /// from here, without its WAL receiver streaming (<see cref="StreamingWatch"/>); zero while it streams.
 /// </param>
-internal sealed record KeeperSituation(string NodeId, ClusterState State, LocalPostgres Local, bool HoldsLease, TimeSpan NotStreamingFor = default);
+/// <param name="CompletedOperationId">The last operator operation (restart, reinit) this keeper carried out or gave up.</param>
+internal sealed record KeeperSituation(string NodeId, ClusterState State, LocalPostgres Local, bool HoldsLease, TimeSpan NotStreamingFor = default, long CompletedOperationId = 0)
+{
+    /// <summary>The operator's restart or reinit for this node that the keeper has yet to carry out.</summary>
+    public NodeOperation? PendingOperation =>
+        State.PendingOperations.TryGetValue(NodeId, out var operation) && operation.Id > CompletedOperationId ? operation : null;
+}
 
 /// <summary>
 /// The keeper's reconcile rules (DESIGN §5, §7): a pure function from a <see cref="KeeperSituation"/> to the one next
@@ -49,8 +55,23 @@ internal static class KeeperPlanner
                 : new CloneAction(view.UpstreamOf(me) ?? view.Primary, $"this data directory belongs to another cluster (system identifier {systemId}, the cluster's is {bootstrap.SystemIdentifier}): re-cloning, the old directory is kept aside");
         }
 
+        if (situation.PendingOperation is { } operation)
+        {
+            if (operation.Kind == NodeOperationKind.Restart && !local.Running)
+            {
+                return new EndOperationAction(operation.Id, true, "PostgreSQL was not running, so there was nothing to restart; the keeper starts it as the view requires");
+            }
+
+            if (operation.Kind == NodeOperationKind.Reinit && view.Primary == me)
+            {
+                return new EndOperationAction(operation.Id, false, "this node is the primary now; reinit re-clones a standby only");
+            }
+        }
+
         return view.Primary == me ? PlanPrimary(situation) : PlanStandby(situation, view.UpstreamOf(me)!);
     }
+
+    private static string Asked(NodeOperation operation) => $"the operator asked for a {operation.Kind.ToString().ToLowerInvariant()} (operation {operation.Id})";
 
     private static KeeperAction PlanPrimary(KeeperSituation situation)
     {
@@ -95,6 +116,11 @@ internal static class KeeperPlanner
         if (local.SynchronousStandbyNames != wanted)
         {
             return new ApplySyncAction(view.PrimarySync, $"synchronous_standby_names must be '{wanted}' (is '{local.SynchronousStandbyNames}')");
+        }
+
+        if (situation.PendingOperation is { Kind: NodeOperationKind.Restart } restart)
+        {
+            return new RestartAction(restart.Id, $"{Asked(restart)}: restarting the primary in place; its clients reconnect");
         }
 
         // Restarting the primary would be a write outage nobody asked for; a switchover applies them without one.
@@ -165,6 +191,11 @@ internal static class KeeperPlanner
             return new FenceAction($"{primary} is primary now (generation {state.View.Generation}); this node must stop taking writes");
         }
 
+        if (situation.PendingOperation is { Kind: NodeOperationKind.Reinit } reinit)
+        {
+            return new CloneAction(upstream, $"{Asked(reinit)}: re-cloning from {upstream}, the old data directory is kept aside", reinit.Id);
+        }
+
         var divergence = Divergence(state, local);
         if (!local.Running)
         {
@@ -191,8 +222,13 @@ internal static class KeeperPlanner
             return new CloneAction(primary, $"this standby follows {primary}, a healthy primary, yet has not streamed from it for {Describe.Seconds(situation.NotStreamingFor)} ({StallFailTimeouts} × failTimeout): its WAL cannot continue {primary}'s; stopping it to re-clone, the old directory is kept aside");
         }
 
+        if (situation.PendingOperation is { Kind: NodeOperationKind.Restart } restart)
+        {
+            return new RestartAction(restart.Id, $"{Asked(restart)}: restarting this standby");
+        }
+
         return local.PendingRestart.Length > 0
-            ? new RestartStandbyAction($"{local.PendingRestart} changed and take effect only at a restart")
+            ? new RestartAction(null, $"{local.PendingRestart} changed and take effect only at a restart")
             : new WaitAction($"standby of {upstream}, converged");
     }
 }

@@ -43,6 +43,8 @@ internal sealed class KeeperService(
     private (SyncConfig Sync, Lsn? FlushLsn)? _appliedSyncLsn;
     private bool _checkpointAfterPromotion;
     private volatile string? _rebuilding;
+    private volatile CompletedOperation? _completedOperation;
+    private long _operationInProgress;
 
     /// <summary>pg_control as read right after a switchover stop; nothing but a keeper action changes it while stopped.</summary>
     private volatile ControlData? _controlAtStop;
@@ -81,7 +83,7 @@ internal sealed class KeeperService(
         var current = state();
         var (local, _) = await ObserveAsync(cancellationToken);
         var notStreamingFor = _streamingWatch.Observe(nodeId, current, local, await PrimaryAvailableAsync(current, local, cancellationToken), lease.Clock.Now);
-        var action = KeeperPlanner.Plan(new KeeperSituation(nodeId, current, local, lease.HoldsLease, notStreamingFor));
+        var action = KeeperPlanner.Plan(new KeeperSituation(nodeId, current, local, lease.HoldsLease, notStreamingFor, _completedOperation?.Id ?? 0));
         if (action is RewindAction rewind && !StreamingWatch.PrimaryHealthy(health(), rewind.Source))
         {
             // Until the new primary has finished promoting, it cannot tell whether a rewind is needed (PgControl would
@@ -224,11 +226,53 @@ internal sealed class KeeperService(
             StoppedForSwitchover = local.Running ? null : _stoppedForSwitchover,
             Healthy = local.Running && status is { Accepting: true, Error: null },
             Error = LastError ?? status?.Error,
+            OperationInProgress = Interlocked.Read(ref _operationInProgress) is var id and > 0 ? id : null,
+            CompletedOperation = _completedOperation,
+            PendingRestart = local.PendingRestart.Length > 0 ? local.PendingRestart : null,
         };
     }
 
     private async Task ExecuteAsync(KeeperAction action, ClusterState current, CancellationToken cancellationToken)
     {
+        var operationId = action switch
+        {
+            RestartAction { OperationId: { } id } => id,
+            CloneAction { OperationId: { } id } => id,
+            _ => (long?)null,
+        };
+        if (operationId is not { } operation)
+        {
+            await ExecuteUnlessOperationAsync(action, current, cancellationToken);
+            return;
+        }
+
+        // Reported while it runs (a primary restarting for the operator is not failed over) and once it ended.
+        Interlocked.Exchange(ref _operationInProgress, operation);
+        var started = lease.Clock.Now;
+        try
+        {
+            await ExecuteUnlessOperationAsync(action, current, cancellationToken);
+            _completedOperation = new CompletedOperation(operation, true, $"{(action is CloneAction ? "re-cloned" : "restarted")} in {Describe.Seconds(lease.Clock.Now - started)}");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            _completedOperation = new CompletedOperation(operation, false, ex.Message);
+            throw;
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _operationInProgress, 0);
+        }
+    }
+
+    private async Task ExecuteUnlessOperationAsync(KeeperAction action, ClusterState current, CancellationToken cancellationToken)
+    {
+        if (action is EndOperationAction end)
+        {
+            _completedOperation = new CompletedOperation(end.OperationId, end.Succeeded, end.Reason);
+            return;
+        }
+
         _controlAtStop = null;
         _rebuilding = action switch
         {
@@ -318,9 +362,15 @@ internal sealed class KeeperService(
                 // Probed after the reload, so at or past the point the new set took effect: conservative for the sentinel.
                 _appliedSyncLsn = (apply.Sync, (await postgres.ProbeAsync(cancellationToken)).FlushLsn);
                 break;
-            case RestartStandbyAction:
+            case RestartAction:
+                var role = postgres.Role ?? (current.View.Primary == nodeId ? ServerRole.Primary : ServerRole.Standby);
                 await postgres.StopAsync(StopMode.Fast, cancellationToken);
-                await postgres.StartAsync(ServerRole.Standby, null, current.Bootstrap?.SystemIdentifier, cancellationToken);
+                if (role == ServerRole.Primary && !lease.HoldsLease)
+                {
+                    throw new InvalidOperationException("the primary lease ran out during the restart; PostgreSQL starts again once this node holds one");
+                }
+
+                await postgres.StartAsync(role, role == ServerRole.Primary ? lease.RemainingUntilFence : null, current.Bootstrap?.SystemIdentifier, cancellationToken);
                 break;
             case StopForSwitchoverAction stop:
                 await CheckpointBeforeStopAsync(cancellationToken);

@@ -47,6 +47,11 @@ internal static class LeaseGrantRule
             return new(false, $"{request.NodeId} is handing over in a switchover ({switchover.Phase})");
         }
 
+        if (committed.Failover is { } failover && failover.From == request.NodeId)
+        {
+            return new(false, $"an operator asked for a failover from {request.NodeId} to {failover.To ?? "the best standby"}");
+        }
+
         if (failoverDue is not null)
         {
             return new(false, $"a failover is due: {failoverDue}");

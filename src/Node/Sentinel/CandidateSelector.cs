@@ -20,7 +20,8 @@ internal static class CandidateSelector
     /// stamp, never their arrival: the old primary's lease had run out, so it had stopped acknowledging commits and the
     /// positions are final).
     /// </param>
-    public static CandidateChoice ForFailover(SentinelInput input, string oldPrimary, TimeSpan reportsAfter)
+    /// <param name="only">An operator's chosen target: every other standby is excluded (but still counts for the positions compared in sync modes).</param>
+    public static CandidateChoice ForFailover(SentinelInput input, string oldPrimary, TimeSpan reportsAfter, string? only = null)
     {
         var state = input.State;
         var spec = state.Spec;
@@ -41,6 +42,12 @@ internal static class CandidateSelector
             if (why is not null)
             {
                 excluded.Add(why);
+                continue;
+            }
+
+            if (only is not null && member.NodeId != only)
+            {
+                excluded.Add($"{member.NodeId} was not asked for");
                 continue;
             }
 
@@ -170,6 +177,36 @@ internal static class CandidateSelector
         }
 
         return new(chosen, positions);
+    }
+
+    /// <summary>
+    /// Why no standby (or not <paramref name="only"/>) could take over from <paramref name="oldPrimary"/> even once its
+    /// lease has run out, judged on eligibility alone (health, system, timeline, tags, sync set) and not on positions,
+    /// which move while the primary still writes; null when one could.
+    /// </summary>
+    public static string? NobodyCouldTakeOver(SentinelInput input, string oldPrimary, string? only)
+    {
+        var state = input.State;
+        var systemId = state.Bootstrap?.SystemIdentifier;
+        var timeline = PrimaryTimeline(input, oldPrimary);
+        var reasons = new List<string>();
+        foreach (var member in state.Members.Values.Where(m => m.NodeId != oldPrimary && (only is null || m.NodeId == only)))
+        {
+            if (Exclusion(input, member, systemId, timeline, out _) is { } why)
+            {
+                reasons.Add(why);
+            }
+            else if (state.Spec.IsSynchronous && !state.View.Sync.Standbys.Contains(member.NodeId))
+            {
+                reasons.Add($"{member.NodeId} is not in the committed sync set {state.View.Sync}, so it may lack acknowledged commits");
+            }
+            else
+            {
+                return null;
+            }
+        }
+
+        return reasons.Count == 0 ? $"{only ?? "no standby"} is not a member other than the primary" : string.Join("; ", reasons);
     }
 
     /// <summary>Why a member cannot be promoted (null when it can, and then <paramref name="report"/> is its fresh report with a position).</summary>

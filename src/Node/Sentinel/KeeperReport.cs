@@ -74,6 +74,15 @@ internal sealed record KeeperReport
     public bool Healthy { get; init; }
     public string? Error { get; init; }
 
+    /// <summary>The operator's operation (<see cref="NodeOperation.Id"/>) the keeper is carrying out right now, if any.</summary>
+    public long? OperationInProgress { get; init; }
+
+    /// <summary>The last operation the keeper carried out or gave up, and how it went; reported until the log records it.</summary>
+    public CompletedOperation? CompletedOperation { get; init; }
+
+    /// <summary>Parameters changed that PostgreSQL applies only at its next start (empty when none).</summary>
+    public string? PendingRestart { get; init; }
+
     /// <summary>How far this node's WAL goes: flush on a primary, the larger of receive and replay on a standby.</summary>
     [JsonIgnore]
     public Lsn? Position => Role == PgRole.Primary

@@ -23,6 +23,16 @@ internal static class SentinelRules
             return AwaitBootstrap(input, primary, failure);
         }
 
+        if (NodeOperations.Step(input) is { } operationStep)
+        {
+            return operationStep;
+        }
+
+        if (state.Failover is { } manual)
+        {
+            return ManualFailover(input, primary, manual);
+        }
+
         if (failure is not null)
         {
             return Failover(input, primary, failure);
@@ -41,9 +51,10 @@ internal static class SentinelRules
     {
         var latest = input.Reports.Latest(primary);
         var lastAlive = input.Reports.LastHealthyAt(primary);
-        if (latest is { ObservedAt: { } stoppedAt } && IsStoppedForSwitchover(input.State, latest) && (lastAlive is null || stoppedAt > lastAlive))
+        if (latest is { ObservedAt: { } stoppedAt } && (IsStoppedForSwitchover(input.State, latest) || NodeOperations.IsRestarting(input.State, latest))
+            && (lastAlive is null || stoppedAt > lastAlive))
         {
-            // A primary stopped on purpose for a switchover is not failed while it keeps reporting.
+            // A primary stopped on purpose (for a switchover, or restarting at an operator's request) is not failed while it keeps reporting.
             lastAlive = stoppedAt;
         }
 
@@ -195,6 +206,50 @@ internal static class SentinelRules
         var timeline = CandidateSelector.PrimaryTimeline(input, oldPrimary) ?? chosen.Timeline;
         var command = Promote(input, oldPrimary, chosen.NodeId, ChangeReason.Failover, timeline, chosen.Position);
         return SentinelDecision.Propose(command, $"promoting {chosen.NodeId}: {failure}; {choice.Explanation}", SentinelStatus.FailingOver);
+    }
+
+    /// <summary>
+    /// <c>pgraft failover</c>: the primary counts as failed at once (paused or not), so no more leases; once its last one
+    /// ran out, the operator's target (or the best standby) is promoted by the rules of an automatic failover.
+    /// </summary>
+    private static SentinelDecision ManualFailover(SentinelInput input, string primary, PendingFailover failover)
+    {
+        var target = failover.To ?? "the best standby";
+        if (failover.Generation != input.State.View.Generation || failover.From != primary)
+        {
+            return SentinelDecision.Propose(new CancelFailover("the view changed since it was requested"), $"manual failover to {target}: cancelling, the view changed", SentinelStatus.FailingOver);
+        }
+
+        if (input.WallClock - failover.RequestedAt >= input.Spec.SwitchoverTimeout)
+        {
+            var why = $"not completed within switchoverTimeout {Describe.Seconds(input.Spec.SwitchoverTimeout)}";
+            return SentinelDecision.Propose(new CancelFailover(why), $"manual failover to {target}: cancelling, {why}", SentinelStatus.FailingOver);
+        }
+
+        if (CandidateSelector.NobodyCouldTakeOver(input, primary, failover.To) is { } nobody)
+        {
+            // Cancelled at once, so a healthy primary gets its next lease and never fences for a request that cannot succeed.
+            var why = $"no standby can take over ({nobody})";
+            return SentinelDecision.Propose(new CancelFailover(why), $"manual failover to {target}: cancelling, {why}", SentinelStatus.NoCandidate);
+        }
+
+        var leaseFree = input.Leases.ExpiredAt(primary, input.Spec.LeaseTimeout, input.Spec.DriftMargin);
+        if (input.Now < leaseFree)
+        {
+            return SentinelDecision.Wait(
+                $"manual failover from {primary} to {target}: no more leases for {primary}; waiting {Describe.Seconds(leaseFree - input.Now)} until its last one ran out",
+                SentinelStatus.WaitingForLease);
+        }
+
+        var choice = CandidateSelector.ForFailover(input, primary, leaseFree, failover.To);
+        if (choice.Chosen is not { } chosen)
+        {
+            return SentinelDecision.Wait($"manual failover from {primary} to {target}: {choice.Explanation}", SentinelStatus.NoCandidate);
+        }
+
+        var timeline = CandidateSelector.PrimaryTimeline(input, primary) ?? chosen.Timeline;
+        var command = Promote(input, primary, chosen.NodeId, ChangeReason.ManualFailover, timeline, chosen.Position);
+        return SentinelDecision.Propose(command, $"promoting {chosen.NodeId}: manual failover requested from {primary}; {choice.Explanation}", SentinelStatus.FailingOver);
     }
 
     private static ChangeView Promote(SentinelInput input, string oldPrimary, string newPrimary, ChangeReason reason, int timeline, Lsn lsn)

@@ -56,7 +56,7 @@ public sealed class ClusterListingTests
     [Fact]
     public void History_lists_every_change_of_primary()
     {
-        Assert.Equal("2026-12-02 18:00:00Z  generation 7    failover   node3 -> node1 (left timeline 2 at 0/5000060)\n", ClusterListing.History(State()));
+        Assert.Equal("2026-12-02 18:00:00Z  generation 7    failover        node3 -> node1 (left timeline 2 at 0/5000060)\n", ClusterListing.History(State()));
         Assert.Equal("no change of primary recorded yet\n", ClusterListing.History(ClusterState.Empty));
     }
 }

@@ -141,7 +141,7 @@ public sealed class KeeperPlannerTests
     {
         var state = State("node1");
         var standby = Running(PgRole.Standby, upstream: "node1") with { PendingRestart = "max_connections, shared_buffers" };
-        var restart = Assert.IsType<RestartStandbyAction>(Plan("node2", state, standby));
+        var restart = Assert.IsType<RestartAction>(Plan("node2", state, standby));
         Assert.Contains("max_connections, shared_buffers", restart.Reason, StringComparison.Ordinal);
 
         // Following the right upstream comes first; a restart would pick up the old one.

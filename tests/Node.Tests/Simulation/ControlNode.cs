@@ -87,6 +87,7 @@ internal sealed class PgraftProcess
     private long? _stoppedForSwitchover;
     private Lsn? _finalLsn;
     private string? _lastError;
+    private CompletedOperation? _completedOperation;
     private TimeSpan _nextSlotCheck;
 
     // The newest leader clock reading an ack brought (KeeperService's report clock).
@@ -543,7 +544,7 @@ internal sealed class PgraftProcess
             && StreamingWatch.PrimaryHealthy(answer.Nodes, current.View.Primary)
             && current.View.Primary is { } primary && _sim.ReachablePostgres(Id, primary) is not null; // KeeperService's TCP connect
         var notStreamingFor = _streamingWatch.Observe(Id, current, local, primaryAvailable, now);
-        var action = KeeperPlanner.Plan(new KeeperSituation(Id, current, local, Lease.HoldsLease, notStreamingFor));
+        var action = KeeperPlanner.Plan(new KeeperSituation(Id, current, local, Lease.HoldsLease, notStreamingFor, _completedOperation?.Id ?? 0));
         LastKeeperAction = action.ToString();
         if (action is WaitAction)
         {
@@ -552,13 +553,24 @@ internal sealed class PgraftProcess
         }
 
         _sim.CountEvent("keeper " + action.GetType().Name, $"{Id}: {action.Reason}");
-        if (action is CloneAction && local.Running)
+        if (action is CloneAction { OperationId: null } && local.Running)
         {
             _sim.CountEvent("stuck standby re-cloned", Id);
         }
 
         var error = Execute(action, current);
         _lastError = error is null ? null : $"{action.GetType().Name}: {error}";
+        // As KeeperService records an operation's outcome.
+        var operation = action switch
+        {
+            RestartAction { OperationId: { } id } => id,
+            CloneAction { OperationId: { } id } => id,
+            _ => (long?)null,
+        };
+        if (operation is { } done)
+        {
+            _completedOperation = new CompletedOperation(done, error is null, error ?? "done");
+        }
     }
 
     private LocalPostgres Observe()
@@ -595,6 +607,7 @@ internal sealed class PgraftProcess
             StoppedForSwitchover = running ? null : _stoppedForSwitchover,
             Healthy = running,
             Error = _lastError,
+            CompletedOperation = _completedOperation,
         };
     }
 
@@ -710,6 +723,24 @@ internal sealed class PgraftProcess
                 Lease.Release();
                 _finalLsn = pg.Position;
                 _stoppedForSwitchover = stop.Generation;
+                return null;
+            case RestartAction:
+                if (!pg.Running)
+                {
+                    return "not running";
+                }
+
+                var asStandby = pg.StandbySignal;
+                pg.Stop("restarted by keeper");
+                if (!asStandby && !Lease.HoldsLease)
+                {
+                    return "the primary lease ran out during the restart";
+                }
+
+                pg.Start(asStandby, asStandby ? null : Lease.RemainingUntilFence);
+                return null;
+            case EndOperationAction end:
+                _completedOperation = new CompletedOperation(end.OperationId, end.Succeeded, end.Reason);
                 return null;
             default:
                 return $"the keeper cannot execute {action.GetType().Name}";

@@ -12,7 +12,10 @@ internal enum BrokenRule
     SentinelSkipsLeaseWait = 1,
 }
 
-/// <summary>One schedule's parameters; <see cref="ToReplayString"/> and <see cref="Parse"/> round-trip them.</summary>
+/// <summary>
+/// One schedule's parameters; <see cref="ToReplayString"/> and <see cref="Parse"/> round-trip them.
+/// <see cref="OperatorPercent"/>: the share of injected events that are an operator's requests (failover, restart, reinit) instead of faults.
+/// </summary>
 internal sealed record ControlSimParameters(
     int Seed,
     int Nodes,
@@ -25,7 +28,8 @@ internal sealed record ControlSimParameters(
     int MaxDelayMs,
     int FaultSeconds,
     int FaultsPerMinute,
-    BrokenRule Broken = BrokenRule.None)
+    BrokenRule Broken = BrokenRule.None,
+    int OperatorPercent = 0)
 {
     /// <summary>Simulated time per step.</summary>
     public static readonly TimeSpan Step = TimeSpan.FromMilliseconds(10);
@@ -48,7 +52,10 @@ internal sealed record ControlSimParameters(
             random.Next(0, 11),
             random.Next(10, 81),
             random.Next(15, 41),
-            random.Next(4, 31));
+            random.Next(4, 31),
+            BrokenRule.None,
+            // Drawn from a random of its own, so every schedule kept from before operator requests existed stays as it was.
+            new Random(seed ^ 0x5eed0b5).Next(2) == 0 ? 0 : 25);
     }
 
     public ClusterSpec Spec => ClusterSpec.Default with
@@ -64,7 +71,7 @@ internal sealed record ControlSimParameters(
 
     public string ToReplayString() => string.Create(
         CultureInfo.InvariantCulture,
-        $"seed={Seed};nodes={Nodes};mode={Mode};k={SyncStandbyCount};fail={FailTimeoutMs};lease={LeaseTimeoutMs};drift={DriftPermille};drop={DropPercent};delay={MaxDelayMs};faultSeconds={FaultSeconds};faultsPerMinute={FaultsPerMinute};broken={Broken}");
+        $"seed={Seed};nodes={Nodes};mode={Mode};k={SyncStandbyCount};fail={FailTimeoutMs};lease={LeaseTimeoutMs};drift={DriftPermille};drop={DropPercent};delay={MaxDelayMs};faultSeconds={FaultSeconds};faultsPerMinute={FaultsPerMinute};broken={Broken};operators={OperatorPercent}");
 
     /// <summary>A bare integer is a seed (parameters derived from it); otherwise the form <see cref="ToReplayString"/> prints.</summary>
     public static ControlSimParameters Parse(string text)
@@ -93,6 +100,7 @@ internal sealed record ControlSimParameters(
         return new ControlSimParameters(
             Int("seed"), Int("nodes"), Enum.Parse<ReplicationMode>(values["mode"], ignoreCase: true), Int("k"), Int("fail"), Int("lease"),
             Int("drift"), Int("drop"), Int("delay"), Int("faultSeconds"), Int("faultsPerMinute"),
-            values.TryGetValue("broken", out var broken) ? Enum.Parse<BrokenRule>(broken, ignoreCase: true) : BrokenRule.None);
+            values.TryGetValue("broken", out var broken) ? Enum.Parse<BrokenRule>(broken, ignoreCase: true) : BrokenRule.None,
+            values.TryGetValue("operators", out var operators) ? int.Parse(operators, NumberStyles.Integer, CultureInfo.InvariantCulture) : 0);
     }
 }

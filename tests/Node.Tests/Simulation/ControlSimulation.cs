@@ -481,6 +481,12 @@ internal sealed class ControlSimulation
             return;
         }
 
+        if (Parameters.OperatorPercent > 0 && _random.Next(100) < Parameters.OperatorPercent)
+        {
+            InjectOperatorRequest();
+            return;
+        }
+
         _faults++;
         var maxPartition = Math.Max(2.0, Parameters.LeaseTimeoutMs / 1000.0 * 3);
         switch (_random.Next(10))
@@ -592,6 +598,35 @@ internal sealed class ControlSimulation
         }
     }
 
+    /// <summary>What an operator may ask at any moment: a failover, a restart or a reinit, through the Raft leader as the CLI does.</summary>
+    private void InjectOperatorRequest()
+    {
+        if (Leader() is not { Process: { } leaderProcess })
+        {
+            return;
+        }
+
+        var state = leaderProcess.StateMachine.Current;
+        var now = leaderProcess.MonotonicClock.TimeProvider.GetUtcNow();
+        var node = _nodes[_random.Next(_nodes.Count)].Id;
+        switch (_random.Next(3))
+        {
+            case 0:
+                var to = _random.Next(2) == 0 ? null : node;
+                leaderProcess.ProposeThroughLeader(new RequestFailover(state.View.Generation, to, now));
+                CountEvent("failover requested", to ?? "best standby");
+                break;
+            case 1:
+                leaderProcess.ProposeThroughLeader(new RequestNodeOperation(node, NodeOperationKind.Restart, now));
+                CountEvent("restart requested", node);
+                break;
+            default:
+                leaderProcess.ProposeThroughLeader(new RequestNodeOperation(node, NodeOperationKind.Reinit, now));
+                CountEvent("reinit requested", node);
+                break;
+        }
+    }
+
     private void HealAll()
     {
         _blockedUntil.Clear();
@@ -627,6 +662,18 @@ internal sealed class ControlSimulation
         if (state.Switchover is not null)
         {
             why = $"a switchover is still pending: {state.Switchover}; leader {leader.Id}: {process.LastSentinelDecision}";
+            return false;
+        }
+
+        if (state.Failover is not null)
+        {
+            why = $"a manual failover is still pending: {state.Failover}; leader {leader.Id}: {process.LastSentinelDecision}";
+            return false;
+        }
+
+        if (!state.PendingOperations.IsEmpty)
+        {
+            why = $"operator operations still pending: {string.Join(", ", state.PendingOperations.Select(o => $"{o.Value.Kind} {o.Value.Id} on {o.Key} (keeper: {_byId[o.Key].Process?.LastKeeperAction})"))}";
             return false;
         }
 
