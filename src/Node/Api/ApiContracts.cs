@@ -8,18 +8,24 @@ using PgRaft.Node.Sentinel;
 namespace PgRaft.Node.Api;
 
 /// <summary>How one node looks to the leader, shared with every keeper so each proxy can pick healthy standbys.</summary>
-internal sealed record NodeHealth(string NodeId, bool Running, PgRole Role, bool Healthy, long LagBytes, Lsn? Position, double SecondsSinceReport);
+/// <param name="PendingRestart">Parameters changed that its PostgreSQL applies only at the next start (null: none).</param>
+/// <param name="OperationInProgress">The operator's restart or reinit its keeper is carrying out, if any.</param>
+internal sealed record NodeHealth(
+    string NodeId, bool Running, PgRole Role, bool Healthy, long LagBytes, Lsn? Position, double SecondsSinceReport, string? PendingRestart = null, long? OperationInProgress = null);
+
+/// <summary>What the Raft leader's sentinel last decided, in words an operator can act on (why there is no failover, what it waits for).</summary>
+internal sealed record SentinelSummary(string Leader, string Status, string Reason);
 
 /// <summary>
 /// The leader's answer to a keeper report: every node's health, and a reading of the leader's clock that the keeper's
 /// next report echoes so the leader can date what it observed (<see cref="ReportStamp"/>). A null reading (an older
 /// leader) leaves the keeper's next report undated.
 /// </summary>
-internal sealed record ReportAck(string Leader, IReadOnlyList<NodeHealth> Nodes, LeaderClockReading? Clock);
+internal sealed record ReportAck(string Leader, IReadOnlyList<NodeHealth> Nodes, LeaderClockReading? Clock, SentinelSummary? Sentinel = null);
 
 internal sealed record LeaseResponse(bool Granted, string Reason);
 
-internal sealed record ProposeResponse(CommandOutcome Outcome, string Message);
+internal sealed record ProposeResponse(CommandOutcome Outcome, string Message, long? OperationId = null);
 
 /// <summary>Returned with 421 when a node-to-node call reached a node that does not lead.</summary>
 internal sealed record NotLeaderResponse(string? Leader, string Error);
@@ -28,7 +34,7 @@ internal sealed record NotLeaderResponse(string? Leader, string Error);
 internal sealed record LocalHealth(string NodeId, bool PostgresRunning, PgRole Role, bool HoldsLease, bool IsViewPrimary, long? LagBytes, string State);
 
 /// <summary>Every node's health as this node last heard it from the Raft leader (the leader's own table on the leader).</summary>
-internal sealed record ClusterNodes(string? RaftLeader, IReadOnlyList<NodeHealth> Nodes);
+internal sealed record ClusterNodes(string? RaftLeader, IReadOnlyList<NodeHealth> Nodes, SentinelSummary? Sentinel = null);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true, WriteIndented = false)]
 [JsonSerializable(typeof(KeeperReport))]

@@ -59,7 +59,7 @@ internal sealed class ApiServer : IAsyncDisposable
             async (command, ct) =>
             {
                 var result = await plane.ProposeAsync(command, ct);
-                return new ProposeResponse(result.Outcome, result.Message);
+                return new ProposeResponse(result.Outcome, result.Message, result.OperationId);
             },
             signer,
             logger);

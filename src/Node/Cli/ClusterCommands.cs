@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -93,55 +92,40 @@ internal static class ClusterCommands
 
     private static Command Maintenance(string name, string description, bool paused)
     {
-        var config = PgRaftCommandLine.ConfigOption();
-        var set = PgRaftCommandLine.SetOption();
         var command = new Command(name, description);
-        command.Options.Add(config);
-        command.Options.Add(set);
+        var common = OperatorSession.AddCommonOptions(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var error = parse.InvocationConfiguration.Error;
-            var output = parse.InvocationConfiguration.Output;
-            if (!PgRaftCommandLine.TryLoad(parse.GetValue(config), parse.GetValue(set) ?? [], error, out var options))
+            using var session = OperatorSession.Open(parse, common);
+            if (session is null)
             {
                 return ConfigurationException.ExitCode;
             }
 
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            var api = ApiAddress(options);
-            if (await ReadAsync(http, api, "/cluster", ApiJsonContext.Default.ClusterState, error, cancellationToken) is not { } state)
+            if (await session.ReadStateAsync(cancellationToken) is not { } state)
             {
                 return 1;
             }
 
             if (state.Spec.Paused == paused)
             {
-                output.WriteLine(paused ? "the cluster is already paused: no automatic failover" : "the cluster is not paused: automatic failover is on");
+                session.Output.WriteLine(paused ? "the cluster is already paused: no automatic failover" : "the cluster is not paused: automatic failover is on");
                 return 0;
             }
 
-            var signer = new RequestSigner(Hosting.NodeRuntime.ReadClusterSecret(options), TimeProvider.System);
-            var answer = await ProposeAsync(http, signer, state, paused ? new Pause() : new Resume(), cancellationToken);
-            if (answer is null || answer.Outcome != CommandOutcome.Applied)
+            if (await session.ProposeAsync(state, paused ? new Pause() : new Resume(), name, cancellationToken) is not { } answer)
             {
-                error.WriteLine($"pgraft: {name} refused: {answer?.Message ?? "no member accepted the request as Raft leader; retry shortly"}");
                 return 1;
             }
 
             // The leader has committed it; wait until this node applied it too, so a `pgraft list` right after shows it.
-            var clock = Stopwatch.StartNew();
-            while ((await ReadAsync(http, api, "/cluster", ApiJsonContext.Default.ClusterState, error, cancellationToken))?.Spec.Paused != paused)
+            if (await session.WaitAsync(AppliedWait, now => now.Spec.Paused == paused ? 0 : null, cancellationToken) is null)
             {
-                if (clock.Elapsed > AppliedWait)
-                {
-                    error.WriteLine($"pgraft: the leader applied '{answer.Message}' but this node ({api}) has not caught up after {AppliedWait.TotalSeconds:F0} s; `pgraft list` on another node shows the cluster's state");
-                    return 1;
-                }
-
-                await Task.Delay(100, cancellationToken);
+                session.Error.WriteLine($"pgraft: the leader applied '{answer.Message}' but this node ({session.Api}) has not caught up after {AppliedWait.TotalSeconds:F0} s; `pgraft list` on another node shows the cluster's state");
+                return 1;
             }
 
-            output.WriteLine(answer.Message);
+            session.Output.WriteLine(answer.Message);
             return 0;
         });
         return command;
@@ -149,27 +133,23 @@ internal static class ClusterCommands
 
     private static Command Build(string name, string description, Func<HttpClient, string, TextWriter, CancellationToken, Task<string?>> render)
     {
-        var config = PgRaftCommandLine.ConfigOption();
-        var set = PgRaftCommandLine.SetOption();
         var command = new Command(name, description);
-        command.Options.Add(config);
-        command.Options.Add(set);
+        var common = OperatorSession.AddCommonOptions(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var error = parse.InvocationConfiguration.Error;
-            if (!PgRaftCommandLine.TryLoad(parse.GetValue(config), parse.GetValue(set) ?? [], error, out var options))
+            using var session = OperatorSession.Open(parse, common);
+            if (session is null)
             {
                 return ConfigurationException.ExitCode;
             }
 
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            var text = await render(http, ApiAddress(options), error, cancellationToken);
+            var text = await render(session.Http, session.Api, session.Error, cancellationToken);
             if (text is null)
             {
                 return 1;
             }
 
-            parse.InvocationConfiguration.Output.Write(text);
+            session.Output.Write(text);
             return 0;
         });
         return command;

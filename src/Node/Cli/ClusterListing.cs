@@ -25,8 +25,13 @@ internal static class ClusterListing
             text.Append(CultureInfo.InvariantCulture, $" — switchover from {switchover.From} to {switchover.To ?? "the best standby"} in progress ({switchover.Phase})");
         }
 
+        if (state.Failover is { } failover)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" — failover from {failover.From} to {failover.To ?? "the best standby"} requested");
+        }
+
         text.AppendLine();
-        var rows = new List<string[]> { new[] { "Member", "PostgreSQL", "Role", "State", "WAL position", "Lag", "Tags" } };
+        var rows = new List<string[]> { new[] { "Member", "PostgreSQL", "Role", "State", "WAL position", "Lag", "Tags", "Pending" } };
         foreach (var member in state.Members.Values)
         {
             var health = nodes.Nodes.FirstOrDefault(n => n.NodeId == member.NodeId);
@@ -39,6 +44,7 @@ internal static class ClusterListing
                 health?.Position?.ToString() ?? "",
                 member.NodeId == view.Primary || health is null || !health.Running ? "" : Bytes(health.LagBytes),
                 Tags(member.Tags),
+                Pending(state, member.NodeId, health),
             ]);
         }
 
@@ -48,7 +54,35 @@ internal static class ClusterListing
             text.AppendLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
         }
 
+        if (nodes.Sentinel is { } sentinel)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"sentinel ({sentinel.Leader}): {sentinel.Status}: {sentinel.Reason}");
+        }
+
+        if (state.LastNotice is { } notice)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"last operator request: {notice.Message}");
+        }
+
         return text.ToString();
+    }
+
+    /// <summary>What waits on a member: the operator's restart or reinit (and whether it runs now), parameters waiting for a restart.</summary>
+    private static string Pending(ClusterState state, string nodeId, NodeHealth? health)
+    {
+        var parts = new List<string>();
+        if (state.PendingOperations.TryGetValue(nodeId, out var operation))
+        {
+            var running = health?.OperationInProgress == operation.Id ? ", running" : "";
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{operation.Kind.ToString().ToLowerInvariant()} (operation {operation.Id}{running})"));
+        }
+
+        if (health?.PendingRestart is { } parameters)
+        {
+            parts.Add($"restart for {parameters}");
+        }
+
+        return string.Join("; ", parts);
     }
 
     public static string History(ClusterState state)

@@ -18,6 +18,11 @@ internal static class PgRaftCommandLine
         root.Subcommands.Add(ClusterCommands.History());
         root.Subcommands.Add(ClusterCommands.Pause());
         root.Subcommands.Add(ClusterCommands.Resume());
+        root.Subcommands.Add(SwitchoverCommand.BuildFailover());
+        root.Subcommands.Add(NodeOperationCommands.Restart());
+        root.Subcommands.Add(NodeOperationCommands.Reinit());
+        root.Subcommands.Add(ConfigCommands.Show());
+        root.Subcommands.Add(ConfigCommands.Edit());
         return root;
     }
 

@@ -1,85 +1,135 @@
 using System.CommandLine;
-using System.Diagnostics;
-using System.Net.Http.Json;
-using PgRaft.Node.Api;
+using System.Globalization;
 using PgRaft.Node.Cluster;
 using PgRaft.Node.Configuration;
 
 namespace PgRaft.Node.Cli;
 
-/// <summary><c>pgraft switchover [--to NODE]</c>: a planned change of primary that loses no commit (DESIGN §6).</summary>
+/// <summary>
+/// <c>pgraft switchover [--to NODE]</c>: a planned change of primary that loses no commit (DESIGN §6), and
+/// <c>pgraft failover [--to NODE] [--force]</c>: replace the primary now, paused or not, by the failover rules (§6–8).
+/// </summary>
 internal static class SwitchoverCommand
 {
     public static Command Build()
     {
-        var config = PgRaftCommandLine.ConfigOption();
-        var set = PgRaftCommandLine.SetOption();
-        var to = new Option<string?>("--to") { Description = "the standby to promote (default: the best one)" };
-        var wait = new Option<int>("--wait") { Description = "seconds to wait for the new primary", DefaultValueFactory = _ => 60 };
         var command = new Command("switchover", "hand the primary role to a standby without losing any commit");
-        command.Options.Add(config);
-        command.Options.Add(set);
+        var common = OperatorSession.AddCommonOptions(command);
+        var to = new Option<string?>("--to") { Description = "the standby to promote (default: the best one)" };
+        var wait = WaitOption(60);
         command.Options.Add(to);
         command.Options.Add(wait);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var error = parse.InvocationConfiguration.Error;
-            var output = parse.InvocationConfiguration.Output;
-            if (!PgRaftCommandLine.TryLoad(parse.GetValue(config), parse.GetValue(set) ?? [], error, out var options))
-            {
-                return ConfigurationException.ExitCode;
-            }
-
-            var signer = new RequestSigner(Hosting.NodeRuntime.ReadClusterSecret(options), TimeProvider.System);
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            var api = ClusterCommands.ApiAddress(options);
-            if (await ClusterCommands.ReadAsync(http, api, "/cluster", ApiJsonContext.Default.ClusterState, error, cancellationToken) is not { } state)
-            {
-                return 1;
-            }
-
-            var target = parse.GetValue(to);
-            if (target is not null && !state.Members.ContainsKey(target))
-            {
-                error.WriteLine($"pgraft: '{target}' is not a member; members: {string.Join(", ", state.Members.Keys)}");
-                return 2;
-            }
-
-            if (state.View.Primary is null || state.View.Primary == target)
-            {
-                error.WriteLine(state.View.Primary is null ? "pgraft: there is no primary to switch over from" : $"pgraft: {target} is already the primary");
-                return 1;
-            }
-
-            var answer = await ClusterCommands.ProposeAsync(http, signer, state, new RequestSwitchover(state.View.Generation, target, DateTimeOffset.UtcNow), cancellationToken);
-            if (answer is null || answer.Outcome != CommandOutcome.Applied)
-            {
-                error.WriteLine($"pgraft: switchover refused: {answer?.Message ?? "no member accepted the request as Raft leader; retry shortly"}");
-                return 1;
-            }
-
-            output.WriteLine($"switchover from {state.View.Primary} to {target ?? "the best standby"} requested");
-            var clock = Stopwatch.StartNew();
-            while (clock.Elapsed < TimeSpan.FromSeconds(parse.GetValue(wait)))
-            {
-                await Task.Delay(200, cancellationToken);
-                var now = await http.GetFromJsonAsync(new Uri($"http://{api}/cluster"), ApiJsonContext.Default.ClusterState, cancellationToken);
-                if (now?.View.Primary is { } primary && primary != state.View.Primary)
-                {
-                    output.WriteLine($"{primary} is primary (generation {now.View.Generation}) after {clock.Elapsed.TotalSeconds:F1} s");
-                    return 0;
-                }
-
-                if (now?.Switchover is null && clock.Elapsed > TimeSpan.FromSeconds(1))
-                {
-                    error.WriteLine($"pgraft: the switchover was cancelled; see the leader's log for why (primary is still {now?.View.Primary})");
-                    return 1;
-                }
-            }
-
-            error.WriteLine("pgraft: the switchover did not complete in time; `curl http://" + api + "/cluster` shows its state");
-            return 1;
+            using var session = OperatorSession.Open(parse, common);
+            return session is null
+                ? ConfigurationException.ExitCode
+                : await ChangePrimaryAsync(session, "switchover", parse.GetValue(to), force: true, TimeSpan.FromSeconds(parse.GetValue(wait)), cancellationToken);
         });
         return command;
+    }
+
+    public static Command BuildFailover()
+    {
+        var command = new Command(
+            "failover",
+            "replace the primary now (even while paused) with a standby that holds every acknowledged commit; for a dead or stuck primary, where a switchover cannot run");
+        var common = OperatorSession.AddCommonOptions(command);
+        var to = new Option<string?>("--to", "--candidate") { Description = "the standby to promote (default: the best one)" };
+        var force = new Option<bool>("--force") { Description = "fail over even though the primary is healthy (a switchover would lose nothing and interrupt writes for less time)" };
+        var wait = WaitOption(60);
+        command.Options.Add(to);
+        command.Options.Add(force);
+        command.Options.Add(wait);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var session = OperatorSession.Open(parse, common);
+            return session is null
+                ? ConfigurationException.ExitCode
+                : await ChangePrimaryAsync(session, "failover", parse.GetValue(to), parse.GetValue(force), TimeSpan.FromSeconds(parse.GetValue(wait)), cancellationToken);
+        });
+        return command;
+    }
+
+    internal static Option<int> WaitOption(int seconds) => new("--wait")
+    {
+        Description = $"seconds to wait for the outcome (default {seconds}; 0: only submit the request)",
+        DefaultValueFactory = _ => seconds,
+    };
+
+    private static async Task<int> ChangePrimaryAsync(OperatorSession session, string operation, string? target, bool force, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        if (await session.ReadStateAsync(cancellationToken) is not { } state)
+        {
+            return 1;
+        }
+
+        if (target is not null && !state.Members.ContainsKey(target))
+        {
+            session.Error.WriteLine($"pgraft: '{target}' is not a member; members: {string.Join(", ", state.Members.Keys)}");
+            return 2;
+        }
+
+        if (state.View.Primary is not { } primary)
+        {
+            session.Error.WriteLine($"pgraft: there is no primary to {operation} from yet");
+            return 1;
+        }
+
+        if (primary == target)
+        {
+            session.Error.WriteLine($"pgraft: {target} is already the primary");
+            return 1;
+        }
+
+        if (!force && await session.ReadNodesAsync(cancellationToken) is { } nodes
+            && nodes.Nodes.FirstOrDefault(n => n.NodeId == primary) is { Running: true, Healthy: true })
+        {
+            session.Error.WriteLine(
+                $"pgraft: {primary} is a healthy primary: `pgraft switchover{(target is null ? "" : " --to " + target)}` hands over without losing anything and interrupts writes for less time. " +
+                "Add --force to fail over anyway (its lease is not renewed, so it stops taking writes when the lease runs out).");
+            return 1;
+        }
+
+        ClusterCommand request = operation == "switchover"
+            ? new RequestSwitchover(state.View.Generation, target, DateTimeOffset.UtcNow)
+            : new RequestFailover(state.View.Generation, target, DateTimeOffset.UtcNow);
+        var since = state.LastNotice?.Sequence ?? 0;
+        if (await session.ProposeAsync(state, request, operation, cancellationToken) is null)
+        {
+            return 1;
+        }
+
+        session.Output.WriteLine($"{operation} from {primary} to {target ?? "the best standby"} requested");
+        if (wait <= TimeSpan.Zero)
+        {
+            return 0;
+        }
+
+        var started = TimeProvider.System.GetTimestamp();
+        var outcome = await session.WaitAsync(wait, now =>
+        {
+            if (now.View.Primary is { } current && current != primary)
+            {
+                session.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{current} is primary (generation {now.View.Generation}) after {TimeProvider.System.GetElapsedTime(started).TotalSeconds:F1} s"));
+                return 0;
+            }
+
+            if (OperatorSession.NoticeAfter(now, since, operation) is { Succeeded: false } cancelled)
+            {
+                session.Error.WriteLine("pgraft: " + cancelled.Message);
+                return 1;
+            }
+
+            return null;
+        }, cancellationToken);
+        if (outcome is { } exitCode)
+        {
+            return exitCode;
+        }
+
+        session.Error.WriteLine($"pgraft: the {operation} did not complete within {wait.TotalSeconds:F0} s; `pgraft list` shows where it stands");
+        return 1;
     }
 }

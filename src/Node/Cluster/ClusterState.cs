@@ -15,7 +15,7 @@ internal sealed record ClusterState(
     PendingFailover? Failover = null,
     ImmutableSortedDictionary<string, NodeOperation>? Operations = null,
     long LastOperationId = 0,
-    OperationNotice? LastNotice = null)
+    ImmutableList<OperationNotice>? Notices = null)
 {
     private static readonly ImmutableSortedDictionary<string, NodeOperation> NoOperations = ImmutableSortedDictionary.Create<string, NodeOperation>(StringComparer.Ordinal);
 
@@ -31,9 +31,22 @@ internal sealed record ClusterState(
     [JsonIgnore]
     public ImmutableSortedDictionary<string, NodeOperation> PendingOperations => Operations ?? NoOperations;
 
-    /// <summary>This state with a new <see cref="LastNotice"/>.</summary>
-    public ClusterState WithNotice(string operation, bool succeeded, string message) =>
-        this with { LastNotice = new OperationNotice((LastNotice?.Sequence ?? 0) + 1, operation, succeeded, message) };
+    /// <summary>How many notices the state keeps: enough for every command waiting on one, while the log stays small.</summary>
+    public const int NoticesKept = 20;
+
+    /// <summary>How the latest operator requests ended, oldest first.</summary>
+    [JsonIgnore]
+    public ImmutableList<OperationNotice> RecentNotices => Notices ?? [];
+
+    [JsonIgnore]
+    public OperationNotice? LastNotice => RecentNotices.IsEmpty ? null : RecentNotices[^1];
+
+    /// <summary>This state with one more notice (the oldest dropped beyond <see cref="NoticesKept"/>).</summary>
+    public ClusterState WithNotice(string operation, bool succeeded, string message, long? operationId = null)
+    {
+        var notices = RecentNotices.Add(new OperationNotice((LastNotice?.Sequence ?? 0) + 1, operation, succeeded, message, operationId));
+        return this with { Notices = notices.Count > NoticesKept ? notices.RemoveRange(0, notices.Count - NoticesKept) : notices };
+    }
 
     public bool Equals(ClusterState? other) =>
         other is not null
@@ -46,7 +59,7 @@ internal sealed record ClusterState(
         && Equals(Failover, other.Failover)
         && CollectionEquality.DictionaryEquals(PendingOperations, other.PendingOperations)
         && LastOperationId == other.LastOperationId
-        && Equals(LastNotice, other.LastNotice);
+        && CollectionEquality.SequenceEquals(RecentNotices, other.RecentNotices);
 
     public override int GetHashCode() => HashCode.Combine(View.Generation, Members.Count, History.Count);
 }

@@ -456,7 +456,7 @@ internal static class ClusterStateApplier
         {
             Operations = state.PendingOperations.SetItem(command.NodeId, new NodeOperation(id, command.Kind, command.RequestedAt)),
             LastOperationId = id,
-        }, CommandResult.Applied($"{what} of {command.NodeId} requested as operation {id}{replaced}"));
+        }, CommandResult.Applied($"{what} of {command.NodeId} requested as operation {id}{replaced}", id));
     }
 
     private static (ClusterState, CommandResult) CompleteNodeOperation(ClusterState state, CompleteNodeOperation command)
@@ -469,6 +469,6 @@ internal static class ClusterStateApplier
         var what = pending.Kind.ToString().ToLowerInvariant();
         var message = $"{what} of {command.NodeId} {(command.Succeeded ? "done" : "failed")}: {command.Message}";
         var completed = state with { Operations = state.PendingOperations.Remove(command.NodeId) };
-        return (completed.WithNotice(what, command.Succeeded, message), CommandResult.Applied(message));
+        return (completed.WithNotice(what, command.Succeeded, message, command.Id), CommandResult.Applied(message, command.Id));
     }
 }

@@ -9,12 +9,12 @@ internal enum CommandOutcome
     Ignored = 2,
 }
 
-/// <summary>What applying one log entry did; handed back to whoever proposed it.</summary>
-internal sealed record CommandResult(CommandOutcome Outcome, string Message)
+/// <summary>What applying one log entry did; handed back to whoever proposed it. <see cref="OperationId"/>: the node operation it made or ended.</summary>
+internal sealed record CommandResult(CommandOutcome Outcome, string Message, long? OperationId = null)
 {
     public bool IsApplied => Outcome == CommandOutcome.Applied;
 
-    public static CommandResult Applied(string message) => new(CommandOutcome.Applied, message);
+    public static CommandResult Applied(string message, long? operationId = null) => new(CommandOutcome.Applied, message, operationId);
 
     public static CommandResult Rejected(string reason) => new(CommandOutcome.Rejected, reason);
 

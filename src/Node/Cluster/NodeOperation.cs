@@ -19,7 +19,8 @@ internal sealed record NodeOperation(long Id, NodeOperationKind Kind, DateTimeOf
 internal sealed record CompletedOperation(long Id, bool Succeeded, string Message);
 
 /// <summary>
-/// How the latest operator request ended (a switchover, failover, restart or reinit: done, or cancelled and why), so
-/// the command that asked can tell its user. <see cref="Sequence"/> rises with every notice.
+/// How an operator request ended (a switchover, failover, restart or reinit: done, or cancelled and why), so the
+/// command that asked can tell its user. <see cref="Sequence"/> rises with every notice; <see cref="OperationId"/> names
+/// the node operation it ends, if it ends one.
 /// </summary>
-internal sealed record OperationNotice(long Sequence, string Operation, bool Succeeded, string Message);
+internal sealed record OperationNotice(long Sequence, string Operation, bool Succeeded, string Message, long? OperationId = null);

@@ -12,6 +12,9 @@ internal sealed partial class NodeRuntime
 {
     private SentinelStatus? _lastSentinelStatus;
     private string? _lastSentinelReason;
+
+    /// <summary>The sentinel's last decision: on the leader its own, elsewhere what the leader's last report ack said.</summary>
+    private volatile SentinelSummary? _sentinel;
     private TimeSpan _nextSentinelLog;
     private string? _lastLeaseRefusal;
     private TimeSpan _nextTransferAttempt;
@@ -67,6 +70,7 @@ internal sealed partial class NodeRuntime
         }
 
         _health = ack.Nodes;
+        _sentinel = ack.Sentinel;
         _routingSignal.Set();
         return ack.Clock;
     }
@@ -177,7 +181,7 @@ internal sealed partial class NodeRuntime
         _sentinelSignal.Set();
         var (reports, _) = _duties.Snapshot();
         var nodes = HealthTable.From(reports, _stateMachine.Current, _clock.Now);
-        return Task.FromResult(new ReportAck(_options.NodeId, nodes, clock));
+        return Task.FromResult(new ReportAck(_options.NodeId, nodes, clock, _sentinel));
     }
 
     private async Task<LeaseResponse> GrantLeaseAsync(LeaseRequest request, CancellationToken cancellationToken)
@@ -227,6 +231,7 @@ internal sealed partial class NodeRuntime
         _duties.ObservePrimary(state.View.Primary);
         var (reports, leases) = _duties.Snapshot();
         var decision = SentinelRules.Decide(new SentinelInput(state, reports, _clock.Now, leases, _time.GetUtcNow()));
+        _sentinel = new SentinelSummary(_options.NodeId, decision.Status.ToString(), decision.Command is null ? decision.Reason : $"proposing {decision.Command.GetType().Name}: {decision.Reason}");
         if (decision.Command is null)
         {
             // Reasons carry live figures; log when the status changes, and at most every 5 s while it holds.
@@ -376,11 +381,15 @@ internal sealed partial class NodeRuntime
         public Task<CommandResult> ProposeAsync(ClusterCommand command, CancellationToken cancellationToken)
         {
             runtime.RequireLeader();
-            // The switchover timeout runs on the leader's wall clock, so the leader stamps the request.
-            if (command is RequestSwitchover switchover)
+            // Timeouts of operator requests run on the leader's wall clock, so the leader stamps them.
+            var now = runtime._time.GetUtcNow();
+            command = command switch
             {
-                command = switchover with { RequestedAt = runtime._time.GetUtcNow() };
-            }
+                RequestSwitchover switchover => switchover with { RequestedAt = now },
+                RequestFailover failover => failover with { RequestedAt = now },
+                RequestNodeOperation operation => operation with { RequestedAt = now },
+                _ => command,
+            };
 
             return runtime.ProposeLocallyAsync(command, cancellationToken);
         }
@@ -389,6 +398,6 @@ internal sealed partial class NodeRuntime
 
         public ClusterState ClusterState => runtime._stateMachine.Current;
 
-        public ClusterNodes Nodes => new(runtime._raft.LeaderId, runtime._health ?? []);
+        public ClusterNodes Nodes => new(runtime._raft.LeaderId, runtime._health ?? [], runtime._sentinel);
     }
 }

@@ -45,6 +45,7 @@ internal sealed class KeeperService(
     private volatile string? _rebuilding;
     private volatile CompletedOperation? _completedOperation;
     private long _operationInProgress;
+    private string? _operationDetail;
 
     /// <summary>pg_control as read right after a switchover stop; nothing but a keeper action changes it while stopped.</summary>
     private volatile ControlData? _controlAtStop;
@@ -249,10 +250,11 @@ internal sealed class KeeperService(
         // Reported while it runs (a primary restarting for the operator is not failed over) and once it ended.
         Interlocked.Exchange(ref _operationInProgress, operation);
         var started = lease.Clock.Now;
+        _operationDetail = null;
         try
         {
             await ExecuteUnlessOperationAsync(action, current, cancellationToken);
-            _completedOperation = new CompletedOperation(operation, true, $"{(action is CloneAction ? "re-cloned" : "restarted")} in {Describe.Seconds(lease.Clock.Now - started)}");
+            _completedOperation = new CompletedOperation(operation, true, $"{(action is CloneAction ? "re-cloned" : "restarted")} in {Describe.Seconds(lease.Clock.Now - started)}{_operationDetail}");
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -308,7 +310,8 @@ internal sealed class KeeperService(
                 }
 
                 _streamingWatch.Reset();
-                await postgres.CloneFromAsync(UpstreamFor(current, clone.Upstream), cancellationToken);
+                var aside = await postgres.CloneFromAsync(UpstreamFor(current, clone.Upstream), cancellationToken);
+                _operationDetail = aside is null ? null : $"; the old data directory is kept at {aside}";
                 _standbyTimeline = 0;
                 _upstream = clone.Upstream;
                 break;

@@ -20,7 +20,9 @@ internal static class HealthTable
                 r.Healthy,
                 primaryPosition is { } p && r.Position is { } position ? (long)p.BytesSince(position) : (r.Role == PgRole.Primary ? 0 : long.MaxValue),
                 r.Position,
-                (now - r.ReceivedAt).TotalSeconds))
+                (now - r.ReceivedAt).TotalSeconds,
+                r.PendingRestart,
+                r.OperationInProgress))
             .ToList();
     }
 

@@ -46,6 +46,26 @@ public sealed class ClusterListingTests
     }
 
     [Fact]
+    public void The_list_shows_what_waits_on_each_member_the_sentinel_and_the_last_operator_request()
+    {
+        var state = ClusterStateApplier.Apply(State() with { Bootstrap = new BootstrapRecord("node1", 42, true) }, new RequestNodeOperation("node2", NodeOperationKind.Restart, DateTimeOffset.UnixEpoch)).State;
+        state = ClusterStateApplier.Apply(state, new RequestNodeOperation("node3", NodeOperationKind.Reinit, DateTimeOffset.UnixEpoch)).State;
+        state = state.WithNotice("failover", false, "failover from node1 to node2 cancelled: no standby can take over");
+        var nodes = new ClusterNodes("node2", [
+            new NodeHealth("node1", true, PgRole.Primary, true, 0, new Lsn(0x5000100), 0.1, PendingRestart: "shared_buffers"),
+            new NodeHealth("node2", true, PgRole.Standby, true, 0, new Lsn(0x5000100), 0.1, OperationInProgress: 1),
+        ], new SentinelSummary("node2", "NoCandidate", "not failing over: node3 is nofailover"));
+
+        var lines = ClusterListing.Members(state, nodes).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.EndsWith("restart for shared_buffers", lines[2], StringComparison.Ordinal);
+        Assert.EndsWith("restart (operation 1, running)", lines[3], StringComparison.Ordinal);
+        Assert.EndsWith("reinit (operation 2)", lines[4], StringComparison.Ordinal);
+        Assert.Equal("sentinel (node2): NoCandidate: not failing over: node3 is nofailover", lines[5]);
+        Assert.Equal("last operator request: failover from node1 to node2 cancelled: no standby can take over", lines[6]);
+    }
+
+    [Fact]
     public void A_member_the_leader_has_not_heard_from_is_unknown()
     {
         var text = ClusterListing.Members(State(), new ClusterNodes(null, []));

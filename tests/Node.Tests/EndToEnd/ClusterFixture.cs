@@ -6,6 +6,13 @@ using Npgsql;
 
 namespace PgRaft.Node.Tests.EndToEnd;
 
+/// <summary>The end-to-end test classes share one cluster and run one after the other (its ports are fixed).</summary>
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "three-node cluster";
+}
+
 /// <summary>
 /// Three real <c>pgraft run</c> processes on loopback (ports 28011–28053), each with its own PostgreSQL under the
 /// fencing guard, in one temp folder. Started once per test class; every process is killed on dispose.

@@ -9,7 +9,8 @@ using Xunit.Abstractions;
 namespace PgRaft.Node.Tests.EndToEnd;
 
 /// <summary>Real pgraft processes, real PostgreSQL, clients through the proxy ports (DESIGN §6–§9).</summary>
-public sealed class FailoverTests(ClusterFixture cluster, ITestOutputHelper output) : IClassFixture<ClusterFixture>
+[Collection(ClusterCollection.Name)]
+public sealed class FailoverTests(ClusterFixture cluster, ITestOutputHelper output)
 {
     private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(120);
 

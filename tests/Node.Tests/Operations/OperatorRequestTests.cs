@@ -130,7 +130,7 @@ public sealed class OperatorRequestTests
         Assert.Equal(CommandOutcome.Rejected, Apply(replaced, new CompleteNodeOperation("node2", 1, true, "restarted")).Result.Outcome);
         var (done, _) = Apply(replaced, new CompleteNodeOperation("node2", 2, true, "re-cloned in 3.1 s"));
         Assert.Empty(done.PendingOperations);
-        Assert.Equal(new OperationNotice(1, "reinit", true, "reinit of node2 done: re-cloned in 3.1 s"), done.LastNotice);
+        Assert.Equal(new OperationNotice(1, "reinit", true, "reinit of node2 done: re-cloned in 3.1 s", 2), done.LastNotice);
 
         var removed = Apply(Apply(replaced, new RequestNodeOperation("node3", NodeOperationKind.Restart, Wall)).State, new RemoveMember("node3")).State;
         Assert.False(removed.PendingOperations.ContainsKey("node3"));
