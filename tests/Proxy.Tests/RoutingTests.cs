@@ -75,6 +75,19 @@ public sealed class RoutingTests(PostgresCluster cluster)
     }
 
     [Fact]
+    public async Task The_routing_sources_hold_timeout_replaces_the_configured_one()
+    {
+        // The node publishes the cluster spec's proxyHoldTimeout with every routing, so edit-config takes effect at once.
+        await using var proxy = ProxyHarness.Start(ProxyRoutingSnapshot.Nothing with { HoldTimeout = TimeSpan.FromMilliseconds(300) }, holdTimeout: TimeSpan.FromSeconds(30));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => cluster.Primary.OpenAsync(proxy.Port));
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"held {clock.Elapsed.TotalSeconds:F1} s: the configured 30 s applied, not the routing's 0.3 s");
+        Assert.Equal(1, proxy.Listener.Counters.HoldTimeouts);
+    }
+
+    [Fact]
     public async Task Beyond_the_connection_limit_a_client_is_refused_and_the_others_keep_working()
     {
         var primary = cluster.Primary;

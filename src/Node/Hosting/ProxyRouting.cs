@@ -35,7 +35,11 @@ internal static class ProxyRouting
             standbys.Add(new StandbyCandidate(member.NodeId, ProxyEndpoint.Parse(member.PostgresAddress), healthy, memberHealth?.LagBytes ?? long.MaxValue, member.Tags.NoLoadBalance));
         }
 
-        return new ProxyRoutingSnapshot(primary, inContactWithMajority, standbys, state.Spec.ReadOnlyFallbackToPrimary);
+        return new ProxyRoutingSnapshot(primary, inContactWithMajority, standbys, state.Spec.ReadOnlyFallbackToPrimary)
+        {
+            HoldTimeout = state.Spec.ProxyHoldTimeout,
+            MaxReplicaLagBytes = state.Spec.MaxReplicaLag,
+        };
     }
 
     /// <summary>Why the read-write port routes where it does, for the log.</summary>
@@ -46,5 +50,6 @@ internal static class ProxyRouting
 
     public static bool SameRouting(ProxyRoutingSnapshot a, ProxyRoutingSnapshot b) =>
         a.Primary == b.Primary && a.InContactWithMajority == b.InContactWithMajority
-        && a.FallbackToPrimary == b.FallbackToPrimary && a.Standbys.SequenceEqual(b.Standbys);
+        && a.FallbackToPrimary == b.FallbackToPrimary && a.Standbys.SequenceEqual(b.Standbys)
+        && a.HoldTimeout == b.HoldTimeout && a.MaxReplicaLagBytes == b.MaxReplicaLagBytes;
 }

@@ -316,7 +316,12 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
         Leave();
     }
 
-    private bool HoldsAfterConnectFailure => _options.Role == ProxyRole.ReadWrite && _options.HoldTimeout > TimeSpan.Zero;
+    private bool HoldsAfterConnectFailure => _options.Role == ProxyRole.ReadWrite && HoldTimeout > TimeSpan.Zero;
+
+    /// <summary>The hold timeout in force: the routing source's (the cluster spec, changed at run time) or the configured one.</summary>
+    private TimeSpan HoldTimeout => HoldTimeoutOf(_routing.Current);
+
+    private TimeSpan HoldTimeoutOf(ProxyRoutingSnapshot snapshot) => snapshot.HoldTimeout ?? _options.HoldTimeout;
 
     /// <summary>A target a held client could not reach, at which routing version, and when its hold started.</summary>
     private readonly record struct FailedTarget(ProxyEndpoint Target, long RoutingVersion, long HeldSince);
@@ -389,7 +394,7 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
             if (route is not { } next)
             {
                 Counters.AddHoldTimeout();
-                LogMessages.NoTargetInTime(_logger, _options.Role, client.RemoteEndPoint, _options.HoldTimeout);
+                LogMessages.NoTargetInTime(_logger, _options.Role, client.RemoteEndPoint, HoldTimeout);
                 client.Dispose();
                 return;
             }
@@ -403,7 +408,7 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
 
             Release(chosen.Target);
             Counters.AddConnectFailure();
-            if (!HoldsAfterConnectFailure || cancellationToken.IsCancellationRequested || _time.GetElapsedTime(heldSince) >= _options.HoldTimeout)
+            if (!HoldsAfterConnectFailure || cancellationToken.IsCancellationRequested || _time.GetElapsedTime(heldSince) >= HoldTimeout)
             {
                 client.Dispose();
                 return;
@@ -471,7 +476,7 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
             }
 
             hold.Count(Counters);
-            var remaining = _options.HoldTimeout - _time.GetElapsedTime(heldSince);
+            var remaining = HoldTimeoutOf(snapshot) - _time.GetElapsedTime(heldSince);
             if (remaining <= TimeSpan.Zero)
             {
                 return null;
@@ -497,7 +502,7 @@ internal sealed class ProxyListener : IAsyncDisposable, IEpollAcceptor
     {
         lock (_gate)
         {
-            var route = TargetSelection.Choose(_options.Role, snapshot, _options.MaxReplicaLagBytes, ConnectionsTo, _rotation++);
+            var route = TargetSelection.Choose(_options.Role, snapshot, snapshot.MaxReplicaLagBytes ?? _options.MaxReplicaLagBytes, ConnectionsTo, _rotation++);
             if (route is { } chosen)
             {
                 _connectionsPerTarget[chosen.Target] = ConnectionsTo(chosen.Target) + 1;

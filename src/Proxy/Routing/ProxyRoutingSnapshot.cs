@@ -28,6 +28,12 @@ internal sealed record ProxyRoutingSnapshot(
     /// <summary>Increases with every change; set by the publisher.</summary>
     public long Version { get; init; }
 
+    /// <summary>How long a new client waits for a target; null: the listener's configured <c>HoldTimeout</c>.</summary>
+    public TimeSpan? HoldTimeout { get; init; }
+
+    /// <summary>The most a standby may lag to take read-only clients; null: the listener's configured <c>MaxReplicaLagBytes</c>.</summary>
+    public long? MaxReplicaLagBytes { get; init; }
+
     /// <summary>The read-write target, if the node may route writes now.</summary>
     public ProxyEndpoint? ReadWriteTarget => InContactWithMajority ? Primary : null;
 }
