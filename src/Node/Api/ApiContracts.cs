@@ -47,4 +47,5 @@ internal sealed record ClusterNodes(string? RaftLeader, IReadOnlyList<NodeHealth
 [JsonSerializable(typeof(LocalHealth))]
 [JsonSerializable(typeof(ClusterState))]
 [JsonSerializable(typeof(ClusterNodes))]
+[JsonSerializable(typeof(System.Collections.Immutable.ImmutableList<HistoryEntry>))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -143,6 +143,32 @@ internal sealed class ApiServer : IAsyncDisposable
             context.Response.ContentType = "application/json";
             await System.Text.Json.JsonSerializer.SerializeAsync(context.Response.Body, plane.Nodes, ApiJsonContext.Default.ClusterNodes, context.RequestAborted);
         });
+        app.MapGet("/history", async context =>
+        {
+            context.Response.ContentType = "application/json";
+            await System.Text.Json.JsonSerializer.SerializeAsync(context.Response.Body, plane.ClusterState.History, ApiJsonContext.Default.ImmutableListHistoryEntry, context.RequestAborted);
+        });
+        app.MapGet("/config", async context =>
+        {
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(Cli.SpecDocument.Render(plane.ClusterState.Spec), context.RequestAborted);
+        });
+        app.MapGet("/metrics", async context =>
+        {
+            context.Response.ContentType = MetricsWriter.ContentType;
+            await context.Response.WriteAsync(MetricsWriter.Write(plane.Metrics), context.RequestAborted);
+        });
+        app.MapGet("/", context =>
+        {
+            context.Response.Redirect("/dashboard");
+            return Task.CompletedTask;
+        });
+        app.MapGet("/dashboard", async context =>
+        {
+            context.Response.ContentType = "text/html; charset=utf-8";
+            context.Response.Headers.ContentSecurityPolicy = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'";
+            await context.Response.Body.WriteAsync(Dashboard.Page, context.RequestAborted);
+        });
 
         void Probe(WebApplication web, string[] paths, Func<LocalHealth, bool> healthy)
         {

@@ -18,4 +18,6 @@ internal interface IControlPlane
     ClusterState ClusterState { get; }
 
     ClusterNodes Nodes { get; }
+
+    NodeMetrics Metrics { get; }
 }

@@ -399,5 +399,17 @@ internal sealed partial class NodeRuntime
         public ClusterState ClusterState => runtime._stateMachine.Current;
 
         public ClusterNodes Nodes => new(runtime._raft.LeaderId, runtime._health ?? [], runtime._sentinel);
+
+        public NodeMetrics Metrics => new(
+            runtime._options.NodeId,
+            runtime._raft.Term,
+            runtime._raft.LeaderId,
+            runtime._raft.CommitIndex,
+            runtime._raft.AppliedIndex,
+            runtime._stateMachine.Current,
+            runtime.Health(),
+            runtime._keeper.Local,
+            Nodes,
+            [new ProxyPortCounters("read-write", runtime._readWrite.Counters), new ProxyPortCounters("read-only", runtime._readOnly.Counters)]);
     }
 }

@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Xunit.Abstractions;
+
+namespace PgRaft.Node.Tests.EndToEnd;
+
+/// <summary>The read-only HTTP surface operators and their tools scrape: metrics, history, config, the dashboard.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed partial class ApiEndpointTests(ClusterFixture cluster, ITestOutputHelper output)
+{
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    [GeneratedRegex(@"^(?<name>[a-z_]+)\{(?<labels>[^}]*)\} (?<value>-?[0-9.eE+]+)$")]
+    private static partial Regex SampleLine();
+
+    private static Task<string> GetAsync(int node, string path) => Http.GetStringAsync(new Uri($"http://127.0.0.1:{ClusterFixture.ApiPort(node)}{path}"));
+
+    [Fact]
+    public async Task Metrics_are_valid_prometheus_text_and_tell_the_primary_and_the_proxies_apart()
+    {
+        var primary = await cluster.WaitUntilHealthyAsync(TimeSpan.FromSeconds(120));
+        var standby = primary % ClusterFixture.Nodes + 1;
+        await cluster.ScalarAsync<int>(ClusterFixture.ReadWritePort(standby), "select 1");
+
+        var samples = new Dictionary<int, Dictionary<string, double>>();
+        foreach (var node in new[] { primary, standby })
+        {
+            var text = await GetAsync(node, "/metrics");
+            var declared = new HashSet<string>(StringComparer.Ordinal);
+            var values = new Dictionary<string, double>(StringComparer.Ordinal);
+            foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (line.StartsWith("# TYPE ", StringComparison.Ordinal))
+                {
+                    Assert.Matches(@"^# TYPE [a-z_]+ (gauge|counter)$", line);
+                    declared.Add(line.Split(' ')[2]);
+                    continue;
+                }
+
+                if (line.StartsWith("# HELP ", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var match = SampleLine().Match(line);
+                Assert.True(match.Success, $"not a sample line: '{line}'");
+                Assert.Contains(match.Groups["name"].Value, declared);
+                Assert.Contains($"node=\"node{node}\"", match.Groups["labels"].Value, StringComparison.Ordinal);
+                values[match.Groups["name"].Value + "{" + match.Groups["labels"].Value + "}"] = double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture);
+            }
+
+            samples[node] = values;
+        }
+
+        Assert.Equal(1, samples[primary][$"pgraft_view_primary{{node=\"node{primary}\"}}"]);
+        Assert.Equal(1, samples[primary][$"pgraft_lease_held{{node=\"node{primary}\"}}"]);
+        Assert.Equal(1, samples[primary][$"pgraft_postgres_role{{node=\"node{primary}\",role=\"primary\"}}"]);
+        Assert.Equal(0, samples[standby][$"pgraft_view_primary{{node=\"node{standby}\"}}"]);
+        Assert.Equal(1, samples[standby][$"pgraft_postgres_role{{node=\"node{standby}\",role=\"standby\"}}"]);
+        Assert.True(samples[standby][$"pgraft_proxy_connections_total{{node=\"node{standby}\",port=\"read-write\"}}"] >= 1);
+        Assert.True(samples[standby][$"pgraft_proxy_bytes_total{{node=\"node{standby}\",port=\"read-write\",direction=\"to_client\"}}"] > 0);
+        Assert.True(samples[primary][$"pgraft_raft_term{{node=\"node{primary}\"}}"] >= 1);
+        Assert.Equal(ClusterFixture.Nodes, (int)samples[primary][$"pgraft_cluster_members{{node=\"node{primary}\"}}"]);
+        Assert.DoesNotContain(cluster.Password, await GetAsync(primary, "/metrics"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task History_config_and_the_dashboard_are_served_to_anyone_who_asks()
+    {
+        var primary = await cluster.WaitUntilHealthyAsync(TimeSpan.FromSeconds(120));
+
+        using (var history = JsonDocument.Parse(await GetAsync(primary, "/history")))
+        {
+            Assert.Equal("Bootstrap", history.RootElement[0].GetProperty("reason").GetString());
+        }
+
+        var config = await GetAsync(primary, "/config");
+        Assert.Equal(Configuration.CheckConfigCommandTests.RunPgraft("show-config", "--config", Path.Combine(cluster.NodeDirectory(primary), "pgraft.json")).Output, config);
+
+        using var page = await Http.GetAsync(new Uri($"http://127.0.0.1:{ClusterFixture.ApiPort(primary)}/"));
+        Assert.Equal("text/html; charset=utf-8", page.Content.Headers.ContentType?.ToString());
+        Assert.Contains("default-src 'self'", string.Join(";", page.Headers.GetValues("Content-Security-Policy")), StringComparison.Ordinal);
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.Contains("<title>PgRaft cluster</title>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("innerHTML", html, StringComparison.Ordinal);
+        output.WriteLine($"dashboard: {html.Length} bytes");
+    }
+}
