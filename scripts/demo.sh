@@ -115,7 +115,13 @@ PgRaft demo cluster is up: node$primary is primary, the other two stream from it
     PGPASSFILE=$PGPASSFILE psql -h 127.0.0.1 -p 15431 -U postgres
     PGPASSFILE=$PGPASSFILE psql -h 127.0.0.1 -p 15442 -U postgres -c 'select pg_is_in_recovery()'
 
-  Health endpoints (Patroni-style): curl -i http://127.0.0.1:1800N/primary  (or /replica, /health, /cluster)
+  Health endpoints (Patroni-style): curl -i http://127.0.0.1:1800N/primary  (or /replica, /health, /cluster, /metrics)
+  Dashboard: http://127.0.0.1:18001/ in a browser
+
+  Operate it (any node's config works):
+    $demo/bin/pgraft list --config $demo/node1/pgraft.json
+    $demo/bin/pgraft switchover --config $demo/node1/pgraft.json
+    $demo/bin/pgraft edit-config --config $demo/node1/pgraft.json --pg work_mem=16MB --force
 
   Cause a failover: kill -9 the primary's pgraft (its fencing guard then stops PostgreSQL at once):
     kill -9 \$(cat $demo/node$primary/pgraft.pid)

@@ -5,7 +5,7 @@ namespace PgRaft.Node.Keeper;
 /// <summary>One step a keeper takes toward the committed view. The planner picks one per round; the executor does it.</summary>
 internal abstract record KeeperAction(string Reason)
 {
-    public override string ToString() => $"{GetType().Name}: {Reason}";
+    public sealed override string ToString() => $"{GetType().Name}: {Reason}";
 }
 
 /// <summary>Nothing to do now (converged, or waiting for something outside this node).</summary>

@@ -13,7 +13,12 @@ namespace PgRaft.Node.Keeper;
 /// from here, without its WAL receiver streaming (<see cref="StreamingWatch"/>); zero while it streams.
 /// </param>
 /// <param name="CompletedOperationId">The last operator operation (restart, reinit) this keeper carried out or gave up.</param>
-internal sealed record KeeperSituation(string NodeId, ClusterState State, LocalPostgres Local, bool HoldsLease, TimeSpan NotStreamingFor = default, long CompletedOperationId = 0)
+/// <param name="ParameterRestartTurn">
+/// Null when this standby may restart now to apply changed parameters; otherwise why it waits (another standby is down, or
+/// restarts first): standbys restarting all at once would leave the primary without a synchronous standby.
+/// </param>
+internal sealed record KeeperSituation(
+    string NodeId, ClusterState State, LocalPostgres Local, bool HoldsLease, TimeSpan NotStreamingFor = default, long CompletedOperationId = 0, string? ParameterRestartTurn = null)
 {
     /// <summary>The operator's restart or reinit for this node that the keeper has yet to carry out.</summary>
     public NodeOperation? PendingOperation =>
@@ -227,8 +232,13 @@ internal static class KeeperPlanner
             return new RestartAction(restart.Id, $"{Asked(restart)}: restarting this standby");
         }
 
-        return local.PendingRestart.Length > 0
-            ? new RestartAction(null, $"{local.PendingRestart} changed and take effect only at a restart")
-            : new WaitAction($"standby of {upstream}, converged");
+        if (local.PendingRestart.Length == 0)
+        {
+            return new WaitAction($"standby of {upstream}, converged");
+        }
+
+        return situation.ParameterRestartTurn is { } wait
+            ? new WaitAction($"standby of {upstream}; {local.PendingRestart} take effect at a restart, which waits: {wait}")
+            : new RestartAction(null, $"{local.PendingRestart} changed and take effect only at a restart");
     }
 }

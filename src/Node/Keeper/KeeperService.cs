@@ -84,7 +84,8 @@ internal sealed class KeeperService(
         var current = state();
         var (local, _) = await ObserveAsync(cancellationToken);
         var notStreamingFor = _streamingWatch.Observe(nodeId, current, local, await PrimaryAvailableAsync(current, local, cancellationToken), lease.Clock.Now);
-        var action = KeeperPlanner.Plan(new KeeperSituation(nodeId, current, local, lease.HoldsLease, notStreamingFor, _completedOperation?.Id ?? 0));
+        var action = KeeperPlanner.Plan(new KeeperSituation(
+            nodeId, current, local, lease.HoldsLease, notStreamingFor, _completedOperation?.Id ?? 0, ParameterRestartTurn(nodeId, current, _lastAnswer, lease.Clock.Now)));
         if (action is RewindAction rewind && !StreamingWatch.PrimaryHealthy(health(), rewind.Source))
         {
             // Until the new primary has finished promoting, it cannot tell whether a rewind is needed (PgControl would
@@ -550,7 +551,36 @@ internal sealed class KeeperService(
     private static Configuration.HostPort ParseAddress(string address) =>
         Configuration.HostPort.TryParse(address, out var parsed, out var error) ? parsed.Value : throw new InvalidOperationException($"member address {error}");
 
-    private sealed record LeaderAnswer(TimeSpan At, IReadOnlyList<NodeHealth>? Nodes);
+    /// <summary>
+    /// Whether this standby may restart for changed parameters now (null) or why not: one standby at a time, the lowest
+    /// node id first, and only while every other standby runs healthy by the leader's fresh answer, so a synchronous
+    /// standby is always left to the primary.
+    /// </summary>
+    internal static string? ParameterRestartTurn(string nodeId, ClusterState current, LeaderAnswer? answer, TimeSpan now)
+    {
+        if (answer is not { Nodes: { } nodes } || now - answer.At >= current.Spec.FailTimeout)
+        {
+            return "no fresh word from the Raft leader on the other standbys";
+        }
+
+        foreach (var member in current.Members.Keys.Where(id => id != nodeId && id != current.View.Primary))
+        {
+            var health = nodes.FirstOrDefault(n => n.NodeId == member);
+            if (health is not { Running: true, Healthy: true })
+            {
+                return $"{member} is not running healthy";
+            }
+
+            if (health.PendingRestart is not null && string.CompareOrdinal(member, nodeId) < 0)
+            {
+                return $"{member} restarts first";
+            }
+        }
+
+        return null;
+    }
+
+    internal sealed record LeaderAnswer(TimeSpan At, IReadOnlyList<NodeHealth>? Nodes);
 
     private static Lsn? Max(Lsn? a, Lsn? b) => a is { } x && b is { } y ? Lsn.Max(x, y) : a ?? b;
 }
