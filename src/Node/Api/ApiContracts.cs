@@ -31,7 +31,15 @@ internal sealed record ProposeResponse(CommandOutcome Outcome, string Message, l
 internal sealed record NotLeaderResponse(string? Leader, string Error);
 
 /// <summary>This node as the health endpoints see it.</summary>
-internal sealed record LocalHealth(string NodeId, bool PostgresRunning, PgRole Role, bool HoldsLease, bool IsViewPrimary, long? LagBytes, string State);
+/// <param name="LagBytes">This standby's lag behind the primary, as the Raft leader last reported it (null: unknown, or a primary).</param>
+internal sealed record LocalHealth(string NodeId, bool PostgresRunning, PgRole Role, bool HoldsLease, bool IsViewPrimary, long? LagBytes, string State)
+{
+    /// <summary>A member of the committed synchronous standby set.</summary>
+    public bool InSyncSet { get; init; }
+
+    /// <summary>Tagged noloadbalance: never a read-only target, so <c>/replica</c> says no (as Patroni does).</summary>
+    public bool NoLoadBalance { get; init; }
+}
 
 /// <summary>Every node's health as this node last heard it from the Raft leader (the leader's own table on the leader).</summary>
 internal sealed record ClusterNodes(string? RaftLeader, IReadOnlyList<NodeHealth> Nodes, SentinelSummary? Sentinel = null);

@@ -127,10 +127,13 @@ internal sealed class ApiServer : IAsyncDisposable
 
     private static void MapHealth(WebApplication app, IControlPlane plane)
     {
-        // Patroni-compatible names, so existing HAProxy checks and Kubernetes probes keep working.
+        // Patroni-compatible names, so existing HAProxy checks and Kubernetes probes keep working. `?lag=16MB` (or bytes)
+        // on the standby checks says no to a standby further behind, as Patroni's does.
         Probe(app, ["/primary", "/master", "/leader", "/read-write"], h => h.IsViewPrimary && h.HoldsLease && h.PostgresRunning && h.Role == PgRole.Primary);
-        Probe(app, ["/replica", "/standby"], h => h.PostgresRunning && h.Role == PgRole.Standby);
-        Probe(app, ["/read-only"], h => h.PostgresRunning);
+        Probe(app, ["/replica", "/standby"], h => h.PostgresRunning && h.Role == PgRole.Standby && !h.NoLoadBalance, lagged: true);
+        Probe(app, ["/read-only"], h => h.PostgresRunning && (h.Role == PgRole.Primary || !h.NoLoadBalance), lagged: true);
+        Probe(app, ["/sync", "/synchronous"], h => h.PostgresRunning && h.Role == PgRole.Standby && h.InSyncSet);
+        Probe(app, ["/async", "/asynchronous"], h => h.PostgresRunning && h.Role == PgRole.Standby && !h.InSyncSet, lagged: true);
         Probe(app, ["/health", "/liveness"], h => h.PostgresRunning || h.State == "starting");
         app.MapGet("/readiness", context => Respond(context, plane.Health, plane.Health.PostgresRunning));
         app.MapGet("/cluster", async context =>
@@ -151,7 +154,7 @@ internal sealed class ApiServer : IAsyncDisposable
         app.MapGet("/config", async context =>
         {
             context.Response.ContentType = "application/json";
-            await context.Response.WriteAsync(Cli.SpecDocument.Render(plane.ClusterState.Spec), context.RequestAborted);
+            await context.Response.WriteAsync(SpecDocument.Render(plane.ClusterState.Spec), context.RequestAborted);
         });
         app.MapGet("/metrics", async context =>
         {
@@ -170,11 +173,29 @@ internal sealed class ApiServer : IAsyncDisposable
             await context.Response.Body.WriteAsync(Dashboard.Page, context.RequestAborted);
         });
 
-        void Probe(WebApplication web, string[] paths, Func<LocalHealth, bool> healthy)
+        void Probe(WebApplication web, string[] paths, Func<LocalHealth, bool> healthy, bool lagged = false)
         {
             foreach (var path in paths)
             {
-                web.MapMethods(path, ["GET", "HEAD", "OPTIONS"], context => Respond(context, plane.Health, healthy(plane.Health)));
+                web.MapMethods(path, ["GET", "HEAD", "OPTIONS"], async context =>
+                {
+                    var health = plane.Health;
+                    var maxLag = (long?)null;
+                    if (lagged && context.Request.Query["lag"] is { Count: > 0 } lag)
+                    {
+                        if (!SpecDocument.TryParseSize(lag.ToString(), out var bytes))
+                        {
+                            await Error(context, StatusCodes.Status400BadRequest, null, $"lag '{lag}' is not a size: write e.g. ?lag=1048576 or ?lag=16MB", context.RequestAborted);
+                            return;
+                        }
+
+                        maxLag = bytes;
+                    }
+
+                    // A standby whose lag the leader has not reported counts as too far behind a given limit.
+                    var withinLag = maxLag is not { } limit || health.Role == PgRole.Primary || health.LagBytes is { } behind && behind <= limit;
+                    await Respond(context, health, healthy(health) && withinLag);
+                });
             }
         }
     }

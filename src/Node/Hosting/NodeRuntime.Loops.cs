@@ -368,7 +368,12 @@ internal sealed partial class NodeRuntime
         var local = _keeper.Local;
         var holdsLease = _lease.HoldsLease;
         var description = !local.Initialized ? "uninitialized" : local.Running ? "running" : "stopped";
-        return new LocalHealth(_options.NodeId, local.Running, local.Role, holdsLease, state.View.Primary == _options.NodeId, null, description);
+        var lag = _health?.FirstOrDefault(h => h.NodeId == _options.NodeId) is { Role: PgRole.Standby, LagBytes: >= 0 and < long.MaxValue } own ? own.LagBytes : (long?)null;
+        return new LocalHealth(_options.NodeId, local.Running, local.Role, holdsLease, state.View.Primary == _options.NodeId, lag, description)
+        {
+            InSyncSet = state.View.Sync.Standbys.Contains(_options.NodeId),
+            NoLoadBalance = _self.Tags.NoLoadBalance,
+        };
     }
 
     /// <summary>The API's view of this runtime.</summary>

@@ -66,6 +66,72 @@ public sealed partial class ApiEndpointTests(ClusterFixture cluster, ITestOutput
     }
 
     [Fact]
+    public async Task Health_checks_answer_as_patronis_do_including_lag_limits_and_the_sync_set()
+    {
+        var primary = await cluster.WaitUntilHealthyAsync(TimeSpan.FromSeconds(120));
+        var standbys = Enumerable.Range(1, ClusterFixture.Nodes).Where(n => n != primary).ToList();
+        async Task<int> Status(int node, string path, HttpMethod? method = null)
+        {
+            using var request = new HttpRequestMessage(method ?? HttpMethod.Get, new Uri($"http://127.0.0.1:{ClusterFixture.ApiPort(node)}{path}"));
+            using var response = await Http.SendAsync(request);
+            return (int)response.StatusCode;
+        }
+
+        Assert.Equal(200, await Status(primary, "/primary"));
+        Assert.Equal(200, await Status(primary, "/primary", HttpMethod.Head));
+        Assert.Equal(503, await Status(primary, "/replica"));
+        Assert.Equal(200, await Status(primary, "/read-only?lag=0"));
+        Assert.Equal(503, await Status(primary, "/sync"));
+
+        foreach (var standby in standbys)
+        {
+            Assert.Equal(503, await Status(standby, "/primary"));
+            Assert.Equal(200, await Status(standby, "/replica"));
+            // A standby's lag is known once the leader has reports of it and of the primary; unknown counts as too far.
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (await Status(standby, "/replica?lag=1TB") != 200 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+
+            Assert.Equal(200, await Status(standby, "/replica?lag=1TB"));
+            Assert.Equal(400, await Status(standby, "/replica?lag=lots"));
+        }
+
+        // The sync set may still be settling after earlier tests: compare with it only while its generation holds still.
+        for (var attempt = 0; ; attempt++)
+        {
+            var (generation, sync) = await SyncSetAsync(primary);
+            var answers = new Dictionary<int, (int Sync, int Async)>();
+            foreach (var standby in standbys)
+            {
+                answers[standby] = (await Status(standby, "/sync"), await Status(standby, "/async"));
+            }
+
+            if ((await SyncSetAsync(primary)).Generation != generation && attempt < 20)
+            {
+                await Task.Delay(500);
+                continue;
+            }
+
+            foreach (var standby in standbys)
+            {
+                var inSync = sync.Contains($"node{standby}");
+                Assert.Equal((inSync ? 200 : 503, inSync ? 503 : 200), answers[standby]);
+            }
+
+            return;
+        }
+    }
+
+    private static async Task<(long Generation, HashSet<string?> Sync)> SyncSetAsync(int node)
+    {
+        using var document = JsonDocument.Parse(await GetAsync(node, "/cluster"));
+        var view = document.RootElement.GetProperty("view");
+        return (view.GetProperty("generation").GetInt64(), view.GetProperty("sync").GetProperty("standbys").EnumerateArray().Select(e => e.GetString()).ToHashSet());
+    }
+
+    [Fact]
     public async Task History_config_and_the_dashboard_are_served_to_anyone_who_asks()
     {
         var primary = await cluster.WaitUntilHealthyAsync(TimeSpan.FromSeconds(120));

@@ -2,9 +2,8 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using PgRaft.Node.Cluster;
 
-namespace PgRaft.Node.Cli;
+namespace PgRaft.Node.Cluster;
 
 /// <summary>
 /// The cluster spec as an operator reads and edits it (<c>pgraft show-config</c>, <c>pgraft edit-config</c>): JSON with

@@ -1,8 +1,7 @@
 using System.Collections.Immutable;
-using PgRaft.Node.Cli;
 using PgRaft.Node.Cluster;
 
-namespace PgRaft.Node.Tests.Cli;
+namespace PgRaft.Node.Tests.Cluster;
 
 public sealed class SpecDocumentTests
 {
