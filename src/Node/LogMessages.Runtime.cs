@@ -46,4 +46,10 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = 6013, Level = LogLevel.Information, Message = "Proxy read-write now routes to {Target} ({Why})")]
     public static partial void ReadWriteRouteChanged(ILogger logger, string target, string why);
+
+    [LoggerMessage(EventId = 6030, Level = LogLevel.Warning, Message = "{NodeId} is not a member of the cluster (yet): on a member run `pgraft member add {NodeId} --raft {RaftAddress}`")]
+    public static partial void NotAMember(ILogger logger, string nodeId, string raftAddress);
+
+    [LoggerMessage(EventId = 6031, Level = LogLevel.Information, Message = "Raft: learner {NodeId} caught up and is a voter now")]
+    public static partial void LearnerPromoted(ILogger logger, string nodeId);
 }

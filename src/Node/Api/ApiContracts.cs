@@ -34,6 +34,9 @@ internal sealed record NotLeaderResponse(string? Leader, string Error);
 /// <param name="LagBytes">This standby's lag behind the primary, as the Raft leader last reported it (null: unknown, or a primary).</param>
 internal sealed record LocalHealth(string NodeId, bool PostgresRunning, PgRole Role, bool HoldsLease, bool IsViewPrimary, long? LagBytes, string State)
 {
+    /// <summary>PostgreSQL accepts connections (a postmaster still starting up or recovering to consistency does not).</summary>
+    public bool Accepting { get; init; }
+
     /// <summary>A member of the committed synchronous standby set.</summary>
     public bool InSyncSet { get; init; }
 
@@ -42,7 +45,23 @@ internal sealed record LocalHealth(string NodeId, bool PostgresRunning, PgRole R
 }
 
 /// <summary>Every node's health as this node last heard it from the Raft leader (the leader's own table on the leader).</summary>
-internal sealed record ClusterNodes(string? RaftLeader, IReadOnlyList<NodeHealth> Nodes, SentinelSummary? Sentinel = null);
+/// <param name="RaftVoters">The Raft voters this node knows of.</param>
+/// <param name="RaftLearners">Raft learners: members still catching up before they vote.</param>
+internal sealed record ClusterNodes(
+    string? RaftLeader, IReadOnlyList<NodeHealth> Nodes, SentinelSummary? Sentinel = null, IReadOnlyList<string>? RaftVoters = null, IReadOnlyList<string>? RaftLearners = null);
+
+internal enum MembershipAction
+{
+    Add = 0,
+    Remove = 1,
+}
+
+/// <summary><c>pgraft member add|remove</c>, sent signed to the Raft leader.</summary>
+internal sealed record MembershipChange(MembershipAction Action, string NodeId, string? RaftAddress);
+
+/// <param name="Done">The change happened (or there was nothing to do).</param>
+/// <param name="RetryElsewhere">The leader handed leadership over first; the caller should ask the new leader.</param>
+internal sealed record MembershipResult(bool Done, string Message, bool RetryElsewhere = false);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true, WriteIndented = false)]
 [JsonSerializable(typeof(KeeperReport))]
@@ -55,5 +74,7 @@ internal sealed record ClusterNodes(string? RaftLeader, IReadOnlyList<NodeHealth
 [JsonSerializable(typeof(LocalHealth))]
 [JsonSerializable(typeof(ClusterState))]
 [JsonSerializable(typeof(ClusterNodes))]
+[JsonSerializable(typeof(MembershipChange))]
+[JsonSerializable(typeof(MembershipResult))]
 [JsonSerializable(typeof(System.Collections.Immutable.ImmutableList<HistoryEntry>))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

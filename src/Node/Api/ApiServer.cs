@@ -35,6 +35,7 @@ internal sealed class ApiServer : IAsyncDisposable
         _app = builder.Build();
         var logger = loggerFactory.CreateLogger<ApiServer>();
         MapInternal(_app, controlPlane, signer, logger);
+        MapMembership(_app, controlPlane, signer, logger);
         MapHealth(_app, controlPlane);
     }
 
@@ -64,6 +65,9 @@ internal sealed class ApiServer : IAsyncDisposable
             signer,
             logger);
     }
+
+    private static void MapMembership(WebApplication app, IControlPlane plane, RequestSigner signer, ILogger logger) =>
+        Signed(app, "/internal/v1/membership", ApiJsonContext.Default.MembershipChange, ApiJsonContext.Default.MembershipResult, plane.ChangeMembershipAsync, signer, logger);
 
     private static void Signed<TRequest, TResponse>(
         WebApplication app,
@@ -129,13 +133,15 @@ internal sealed class ApiServer : IAsyncDisposable
     {
         // Patroni-compatible names, so existing HAProxy checks and Kubernetes probes keep working. `?lag=16MB` (or bytes)
         // on the standby checks says no to a standby further behind, as Patroni's does.
-        Probe(app, ["/primary", "/master", "/leader", "/read-write"], h => h.IsViewPrimary && h.HoldsLease && h.PostgresRunning && h.Role == PgRole.Primary);
-        Probe(app, ["/replica", "/standby"], h => h.PostgresRunning && h.Role == PgRole.Standby && !h.NoLoadBalance, lagged: true);
-        Probe(app, ["/read-only"], h => h.PostgresRunning && (h.Role == PgRole.Primary || !h.NoLoadBalance), lagged: true);
-        Probe(app, ["/sync", "/synchronous"], h => h.PostgresRunning && h.Role == PgRole.Standby && h.InSyncSet);
-        Probe(app, ["/async", "/asynchronous"], h => h.PostgresRunning && h.Role == PgRole.Standby && !h.InSyncSet, lagged: true);
+        // Routing checks say yes only while PostgreSQL accepts connections; liveness only needs the postmaster (a
+        // server recovering for minutes after a crash is alive, and a probe that restarted it would only make it worse).
+        Probe(app, ["/primary", "/master", "/leader", "/read-write"], h => h.IsViewPrimary && h.HoldsLease && h.Accepting && h.Role == PgRole.Primary);
+        Probe(app, ["/replica", "/standby"], h => h.Accepting && h.Role == PgRole.Standby && !h.NoLoadBalance, lagged: true);
+        Probe(app, ["/read-only"], h => h.Accepting && (h.Role == PgRole.Primary || !h.NoLoadBalance), lagged: true);
+        Probe(app, ["/sync", "/synchronous"], h => h.Accepting && h.Role == PgRole.Standby && h.InSyncSet);
+        Probe(app, ["/async", "/asynchronous"], h => h.Accepting && h.Role == PgRole.Standby && !h.InSyncSet, lagged: true);
         Probe(app, ["/health", "/liveness"], h => h.PostgresRunning || h.State == "starting");
-        app.MapGet("/readiness", context => Respond(context, plane.Health, plane.Health.PostgresRunning));
+        app.MapGet("/readiness", context => Respond(context, plane.Health, plane.Health.Accepting));
         app.MapGet("/cluster", async context =>
         {
             context.Response.ContentType = "application/json";

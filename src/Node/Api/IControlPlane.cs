@@ -13,6 +13,8 @@ internal interface IControlPlane
 
     Task<CommandResult> ProposeAsync(ClusterCommand command, CancellationToken cancellationToken);
 
+    Task<MembershipResult> ChangeMembershipAsync(MembershipChange change, CancellationToken cancellationToken);
+
     LocalHealth Health { get; }
 
     ClusterState ClusterState { get; }

@@ -46,10 +46,18 @@ internal static class ClusterCommands
     /// Proposes <paramref name="command"/> to the members in turn (signed with the cluster secret) until the Raft leader
     /// answers; null when none did.
     /// </summary>
-    internal static async Task<ProposeResponse?> ProposeAsync(HttpClient http, RequestSigner signer, ClusterState state, ClusterCommand command, CancellationToken cancellationToken)
+    internal static Task<ProposeResponse?> ProposeAsync(HttpClient http, RequestSigner signer, ClusterState state, ClusterCommand command, CancellationToken cancellationToken) =>
+        PostToLeaderAsync(http, signer, state, "/internal/v1/propose", command, ApiJsonContext.Default.ClusterCommand, ApiJsonContext.Default.ProposeResponse, cancellationToken);
+
+    /// <summary>
+    /// POSTs a signed request to the members in turn until one answers with success (only the Raft leader does for
+    /// leader-only calls; a member may be down); null when none did.
+    /// </summary>
+    internal static async Task<TResponse?> PostToLeaderAsync<TRequest, TResponse>(
+        HttpClient http, RequestSigner signer, ClusterState state, string path, TRequest request, JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TResponse> responseType, CancellationToken cancellationToken)
+        where TResponse : class
     {
-        const string path = "/internal/v1/propose";
-        var body = JsonSerializer.SerializeToUtf8Bytes(command, ApiJsonContext.Default.ClusterCommand);
+        var body = JsonSerializer.SerializeToUtf8Bytes(request, requestType);
         foreach (var member in state.Members.Values)
         {
             using var message = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://{member.ApiAddress}{path}")) { Content = new ByteArrayContent(body) };
@@ -59,12 +67,12 @@ internal static class ClusterCommands
                 using var response = await http.SendAsync(message, cancellationToken);
                 if (response.IsSuccessStatusCode)
                 {
-                    return await response.Content.ReadFromJsonAsync(ApiJsonContext.Default.ProposeResponse, cancellationToken);
+                    return await response.Content.ReadFromJsonAsync(responseType, cancellationToken);
                 }
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                // Try the next member: only the Raft leader accepts proposals, and a member may be down.
+                // Try the next member.
             }
         }
 

@@ -15,6 +15,15 @@ internal static class ClusterListing
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"generation {view.Generation}, primary {view.Primary ?? "none"}, replication {state.Spec.Mode.ToString().ToLowerInvariant()}");
         text.Append(CultureInfo.InvariantCulture, $" (sync set {view.Sync}), Raft leader {nodes.RaftLeader ?? "none"}");
+        if (nodes.RaftLearners is { Count: > 0 } learners)
+        {
+            text.Append(CultureInfo.InvariantCulture, $", catching up to vote: {string.Join(", ", learners)}");
+        }
+
+        if (nodes.RaftVoters?.Where(v => !state.Members.ContainsKey(v)).ToList() is { Count: > 0 } unregistered)
+        {
+            text.Append(CultureInfo.InvariantCulture, $", in Raft but not registered yet: {string.Join(", ", unregistered)}");
+        }
         if (state.Spec.Paused)
         {
             text.Append(" — PAUSED: no automatic failover");

@@ -73,18 +73,12 @@ internal sealed class OperatorSession : IDisposable
     /// </summary>
     public async Task<ProposeResponse?> ProposeAsync(ClusterState state, ClusterCommand command, string what, CancellationToken cancellationToken)
     {
-        string secret;
-        try
+        if (Signer() is not { } signer)
         {
-            secret = Hosting.NodeRuntime.ReadClusterSecret(Options);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            Error.WriteLine($"pgraft: cannot read the cluster secret from {Options.ClusterSecretFile} ({ex.GetType().Name}); run this as the user pgraft runs as, e.g. `sudo -u postgres pgraft ...`");
             return null;
         }
 
-        var answer = await ClusterCommands.ProposeAsync(Http, new RequestSigner(secret, TimeProvider.System), state, command, cancellationToken);
+        var answer = await ClusterCommands.ProposeAsync(Http, signer, state, command, cancellationToken);
         if (answer is null || answer.Outcome != CommandOutcome.Applied)
         {
             Error.WriteLine($"pgraft: {what} refused: {answer?.Message ?? "no member accepted the request as Raft leader; retry shortly"}");
@@ -92,6 +86,52 @@ internal sealed class OperatorSession : IDisposable
         }
 
         return answer;
+    }
+
+    /// <summary>Sends a membership change to the Raft leader (asking again where the leader handed over first); null after writing why not.</summary>
+    public async Task<MembershipResult?> ChangeMembershipAsync(ClusterState state, MembershipChange change, CancellationToken cancellationToken)
+    {
+        if (Signer() is not { } signer)
+        {
+            return null;
+        }
+
+        for (var attempt = 0; ; attempt++)
+        {
+            var answer = await ClusterCommands.PostToLeaderAsync(
+                Http, signer, state, "/internal/v1/membership", change, ApiJsonContext.Default.MembershipChange, ApiJsonContext.Default.MembershipResult, cancellationToken);
+            if (answer is { RetryElsewhere: true } && attempt < 5)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                continue;
+            }
+
+            if (answer is null)
+            {
+                Error.WriteLine("pgraft: no member accepted the request as Raft leader; retry shortly");
+            }
+            else if (!answer.Done)
+            {
+                Error.WriteLine("pgraft: " + answer.Message);
+                return null;
+            }
+
+            return answer;
+        }
+    }
+
+    /// <summary>The signer over the cluster secret, or null (with the reason written) when the secret cannot be read.</summary>
+    private RequestSigner? Signer()
+    {
+        try
+        {
+            return new RequestSigner(Hosting.NodeRuntime.ReadClusterSecret(Options), TimeProvider.System);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Error.WriteLine($"pgraft: cannot read the cluster secret from {Options.ClusterSecretFile} ({ex.GetType().Name}); run this as the user pgraft runs as, e.g. `sudo -u postgres pgraft ...`");
+            return null;
+        }
     }
 
     /// <summary>

@@ -23,6 +23,7 @@ internal static class PgRaftCommandLine
         root.Subcommands.Add(NodeOperationCommands.Reinit());
         root.Subcommands.Add(ConfigCommands.Show());
         root.Subcommands.Add(ConfigCommands.Edit());
+        root.Subcommands.Add(MemberCommands.Build());
         return root;
     }
 

@@ -27,8 +27,17 @@ internal sealed class NodeOptions
 
     public PostgresConfig Postgres { get; set; } = new();
 
-    /// <summary>The cluster's initial voters (this node included): used once, to bootstrap a new cluster.</summary>
+    /// <summary>
+    /// The cluster's initial voters (this node included): used once, to bootstrap a new cluster. With <see cref="Join"/>:
+    /// members of the running cluster to reach (this node not included).
+    /// </summary>
     public List<PeerOptions> Peers { get; set; } = [];
+
+    /// <summary>
+    /// This node joins a running cluster instead of bootstrapping one: it starts empty and waits until a member runs
+    /// <c>pgraft member add</c> for it.
+    /// </summary>
+    public bool Join { get; set; }
 
     public BootstrapOptions Bootstrap { get; set; } = new();
 

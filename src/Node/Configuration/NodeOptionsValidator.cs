@@ -219,9 +219,13 @@ internal static partial class NodeOptionsValidator
             }
         }
 
-        if (!string.IsNullOrEmpty(options.NodeId) && !seen.Contains(options.NodeId))
+        if (options.Join && seen.Contains(options.NodeId))
         {
-            problems.Add($"Peers does not include this node ('{options.NodeId}'); every node's Peers lists all initial voters, itself included");
+            problems.Add($"Join is true but Peers includes this node ('{options.NodeId}'): a joining node lists only members of the running cluster (a node that lists itself would bootstrap a cluster of its own)");
+        }
+        else if (!options.Join && !string.IsNullOrEmpty(options.NodeId) && !seen.Contains(options.NodeId))
+        {
+            problems.Add($"Peers does not include this node ('{options.NodeId}'); every node's Peers lists all initial voters, itself included (to add a node to a running cluster, set Join: true and list the members it should reach)");
         }
 
     }

@@ -329,6 +329,12 @@ internal sealed partial class NodeRuntime
 
     private async Task RegisterOnceAsync(CancellationToken cancellationToken)
     {
+        await MaintainMembershipAsync(cancellationToken);
+        if (!_raft.Membership.Contains(_options.NodeId))
+        {
+            return;
+        }
+
         var state = _stateMachine.Current;
         if (state.Members.TryGetValue(_options.NodeId, out var registered) && registered.Equals(_self))
         {
@@ -371,6 +377,7 @@ internal sealed partial class NodeRuntime
         var lag = _health?.FirstOrDefault(h => h.NodeId == _options.NodeId) is { Role: PgRole.Standby, LagBytes: >= 0 and < long.MaxValue } own ? own.LagBytes : (long?)null;
         return new LocalHealth(_options.NodeId, local.Running, local.Role, holdsLease, state.View.Primary == _options.NodeId, lag, description)
         {
+            Accepting = local.Running && _keeper.Accepting,
             InSyncSet = state.View.Sync.Standbys.Contains(_options.NodeId),
             NoLoadBalance = _self.Tags.NoLoadBalance,
         };
@@ -383,9 +390,16 @@ internal sealed partial class NodeRuntime
 
         public Task<LeaseResponse> GrantLeaseAsync(LeaseRequest request, CancellationToken cancellationToken) => runtime.GrantLeaseAsync(request, cancellationToken);
 
+        public Task<MembershipResult> ChangeMembershipAsync(MembershipChange change, CancellationToken cancellationToken) => runtime.ChangeMembershipAsync(change, cancellationToken);
+
         public Task<CommandResult> ProposeAsync(ClusterCommand command, CancellationToken cancellationToken)
         {
             runtime.RequireLeader();
+            if (runtime.RefuseNonMember(command) is { } refusal)
+            {
+                return Task.FromResult(refusal);
+            }
+
             // Timeouts of operator requests run on the leader's wall clock, so the leader stamps them.
             var now = runtime._time.GetUtcNow();
             command = command switch
@@ -403,7 +417,14 @@ internal sealed partial class NodeRuntime
 
         public ClusterState ClusterState => runtime._stateMachine.Current;
 
-        public ClusterNodes Nodes => new(runtime._raft.LeaderId, runtime._health ?? [], runtime._sentinel);
+        public ClusterNodes Nodes
+        {
+            get
+            {
+                var membership = runtime._raft.Membership;
+                return new(runtime._raft.LeaderId, runtime._health ?? [], runtime._sentinel, [.. membership.Voters], [.. membership.Learners]);
+            }
+        }
 
         public NodeMetrics Metrics => new(
             runtime._options.NodeId,

@@ -53,6 +53,9 @@ internal sealed class KeeperService(
     /// <summary>The last observation, for the health endpoints.</summary>
     public LocalPostgres Local { get; private set; } = LocalPostgres.Missing;
 
+    /// <summary>At the last observation PostgreSQL accepted connections (not starting up, not shutting down).</summary>
+    public bool Accepting { get; private set; }
+
     public string? LastError { get; private set; }
 
     /// <summary>Observes PostgreSQL and reports to the leader; runs in its own loop so a long action (a clone) never silences the node.</summary>
@@ -70,7 +73,9 @@ internal sealed class KeeperService(
             ? (LocalPostgres.Missing, PostgresStatus.Stopped(rebuilding))
             : await ObserveAsync(cancellationToken);
         Local = local;
-        var reading = await report(BuildReport(current, local, status) with { ObservedAfter = observedAfter }, cancellationToken);
+        var built = BuildReport(current, local, status) with { ObservedAfter = observedAfter };
+        Accepting = built.Healthy;
+        var reading = await report(built, cancellationToken);
         _leaderClock.Received(reading);
         if (reading is not null)
         {

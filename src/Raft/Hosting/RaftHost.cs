@@ -562,7 +562,13 @@ public sealed partial class RaftHost : IAsyncDisposable
     private void RestoreSnapshot(Snapshot snapshot)
     {
         var (book, stateMachineData) = HostFormat.ReadSnapshot(snapshot.Data);
-        _stateMachine.Restore(stateMachineData.Span);
+        // A leader that has not compacted yet sends its bootstrap snapshot (index 0): membership and addresses, no state
+        // machine data; the joiner's state machine is at its initial state already (as at StartAsync).
+        if (snapshot.Metadata.Index > 0)
+        {
+            _stateMachine.Restore(stateMachineData.Span);
+        }
+
         _appliedIndex = snapshot.Metadata.Index;
         if (!book.IsEmpty)
         {

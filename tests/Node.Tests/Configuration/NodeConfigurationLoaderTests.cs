@@ -106,6 +106,18 @@ public sealed class NodeConfigurationLoaderTests : IDisposable
         Assert.Contains(notListed.Problems, p => p.Contains("Peers does not include this node ('node4')", StringComparison.Ordinal));
         Assert.Contains(wrongAddress.Problems, p => p.Contains("Raft:Advertise/Bind says 127.0.0.1:7432", StringComparison.Ordinal));
         Assert.Contains(duplicate.Problems, p => p.Contains("appears twice", StringComparison.Ordinal));
+        Assert.Contains(notListed.Problems, p => p.Contains("set Join: true", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_joining_node_lists_the_members_it_reaches_but_not_itself()
+    {
+        var listsItself = Refused(_fixture.ValidJson(), overrides: ("Join", "true"));
+        Assert.Contains(listsItself.Problems, p => p.Contains("Join is true but Peers includes this node ('node1')", StringComparison.Ordinal));
+
+        var joining = NodeConfigurationLoader.Load(_fixture.Write("join.json", _fixture.ValidJson()), new Hashtable(), [new("NodeId", "node4"), new("Join", "true")]);
+        Assert.True(joining.Join);
+        Assert.DoesNotContain(joining.Peers, p => p.Id == "node4");
     }
 
     [Fact]

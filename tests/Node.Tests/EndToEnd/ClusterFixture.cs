@@ -49,26 +49,9 @@ public sealed class ClusterFixture : IAsyncLifetime
         WriteSecret("replication.password", Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()));
         WriteSecret("app.password", AppPassword);
         File.WriteAllText(Path.Combine(Root, "bootstrap.sql"), "CREATE TABLE bootstrap_marker (note text); INSERT INTO bootstrap_marker VALUES ('ran once');");
-        var peers = string.Join(",", Enumerable.Range(1, Nodes).Select(n => $"{{ \"Id\": \"node{n}\", \"Raft\": \"127.0.0.1:{RaftPort(n)}\" }}"));
         for (var n = 1; n <= Nodes; n++)
         {
-            var dir = NodeDirectory(n);
-            Directory.CreateDirectory(dir);
-            File.SetUnixFileMode(dir, (UnixFileMode)0b111_101_101);
-            File.WriteAllText(Path.Combine(dir, "pgraft.json"), $$"""
-                {
-                  "NodeId": "node{{n}}",
-                  "DataDir": "{{dir}}/data",
-                  "ClusterSecretFile": "{{Root}}/cluster.secret",
-                  "Raft": { "Bind": "127.0.0.1:{{RaftPort(n)}}" },
-                  "Api": { "Bind": "127.0.0.1:{{ApiPort(n)}}" },
-                  "Postgres": { "Bind": "127.0.0.1:{{PostgresPort(n)}}", "SuperuserPasswordFile": "{{Root}}/superuser.password", "ReplicationPasswordFile": "{{Root}}/replication.password" },
-                  "Proxy": { "ReadWriteBind": "127.0.0.1:{{ReadWritePort(n)}}", "ReadOnlyBind": "127.0.0.1:{{ReadOnlyPort(n)}}" },
-                  "Peers": [ {{peers}} ],
-                  "Bootstrap": { "Databases": [ "appdb" ], "Users": [ { "Name": "app", "PasswordFile": "{{Root}}/app.password" } ], "PostBootstrapSqlFile": "{{Root}}/bootstrap.sql" },
-                  "Logging": { "Level": "Debug" }
-                }
-                """);
+            WriteConfig(n, join: false);
             Start(n);
         }
 
@@ -76,6 +59,33 @@ public sealed class ClusterFixture : IAsyncLifetime
     }
 
     public string NodeDirectory(int n) => Path.Combine(Root, $"node{n}");
+
+    /// <summary>
+    /// Writes node <paramref name="n"/>'s configuration: one of the initial three, or (<paramref name="join"/>) a node
+    /// that joins the running cluster, its Peers the three and not itself.
+    /// </summary>
+    public void WriteConfig(int n, bool join)
+    {
+        var peers = string.Join(",", Enumerable.Range(1, Nodes).Select(p => $"{{ \"Id\": \"node{p}\", \"Raft\": \"127.0.0.1:{RaftPort(p)}\" }}"));
+        var dir = NodeDirectory(n);
+        Directory.CreateDirectory(dir);
+        File.SetUnixFileMode(dir, (UnixFileMode)0b111_101_101);
+        File.WriteAllText(Path.Combine(dir, "pgraft.json"), $$"""
+            {
+              "NodeId": "node{{n}}",
+              "Join": {{(join ? "true" : "false")}},
+              "DataDir": "{{dir}}/data",
+              "ClusterSecretFile": "{{Root}}/cluster.secret",
+              "Raft": { "Bind": "127.0.0.1:{{RaftPort(n)}}" },
+              "Api": { "Bind": "127.0.0.1:{{ApiPort(n)}}" },
+              "Postgres": { "Bind": "127.0.0.1:{{PostgresPort(n)}}", "SuperuserPasswordFile": "{{Root}}/superuser.password", "ReplicationPasswordFile": "{{Root}}/replication.password" },
+              "Proxy": { "ReadWriteBind": "127.0.0.1:{{ReadWritePort(n)}}", "ReadOnlyBind": "127.0.0.1:{{ReadOnlyPort(n)}}" },
+              "Peers": [ {{peers}} ],
+              "Bootstrap": { "Databases": [ "appdb" ], "Users": [ { "Name": "app", "PasswordFile": "{{Root}}/app.password" } ], "PostBootstrapSqlFile": "{{Root}}/bootstrap.sql" },
+              "Logging": { "Level": "Debug" }
+            }
+            """);
+    }
 
     public void Start(int n)
     {

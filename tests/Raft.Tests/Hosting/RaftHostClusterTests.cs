@@ -233,6 +233,28 @@ public sealed class RaftHostClusterTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_learner_joins_a_young_cluster_whose_leader_still_has_only_the_bootstrap_snapshot()
+    {
+        // Found by pgraft's `member add`: with the log not yet compacted, the leader sends its bootstrap snapshot (index
+        // 0, no state machine data); restoring that empty data into the state machine stopped the joiner.
+        string[] four = [.. Three, "n4"];
+        await using var cluster = new TestCluster(output, four);
+        await cluster.StartAllAsync(Three);
+        await cluster.WaitForLeaderAsync();
+        var last = await ProposeAsync(cluster, "before-join");
+
+        await cluster.StartAsync(cluster.Options("n4", Three));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var address = $"127.0.0.1:{cluster.PortOf("n4")}";
+        await OnLeaderAsync(cluster, async l => { await l.AddLearnerAsync("n4", address, cts.Token); return 0; }, Three);
+        await OnLeaderAsync(cluster, async l => { await l.PromoteLearnerAsync("n4", cts.Token); return 0; }, Three);
+        last = await ProposeAsync(cluster, "after-join", Three);
+
+        await AllAppliedAsync(cluster, four, last);
+        AssertSameState(cluster, four, 2);
+    }
+
+    [Fact]
     public async Task A_leader_cut_off_from_its_followers_lets_callers_cancel_and_steps_down()
     {
         await using var cluster = new TestCluster(output, Three);
