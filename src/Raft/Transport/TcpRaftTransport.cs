@@ -215,9 +215,29 @@ public sealed class TcpRaftTransport : IRaftTransport
         }
     }
 
+    /// <summary>
+    /// TCP_USER_TIMEOUT (unacknowledged data) and keepalive (an idle connection, e.g. the listener's side that only
+    /// reads) both close a connection the network has silently cut, within about <paramref name="timeout"/>.
+    /// </summary>
+    internal static void DetectDeadConnections(Socket socket, TimeSpan timeout)
+    {
+        const int IpProtoTcp = 6;
+        const int TcpUserTimeout = 18;
+        var seconds = Math.Max(1, (int)Math.Round(timeout.TotalSeconds / 2));
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, seconds);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 1);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, Math.Max(1, seconds));
+        if (OperatingSystem.IsLinux())
+        {
+            socket.SetRawSocketOption(IpProtoTcp, TcpUserTimeout, BitConverter.GetBytes((int)timeout.TotalMilliseconds));
+        }
+    }
+
     private async Task ServeInboundAsync(Socket socket, CancellationToken cancellationToken)
     {
         socket.NoDelay = true;
+        DetectDeadConnections(socket, _options.DeadConnectionTimeout);
         var remote = socket.RemoteEndPoint;
         string? claimedId = null;
         string? peerId = null;
@@ -418,6 +438,7 @@ public sealed class TcpRaftTransport : IRaftTransport
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.ConnectTimeout + options.HandshakeTimeout);
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            DetectDeadConnections(socket, options.DeadConnectionTimeout);
             Stream stream;
             try
             {

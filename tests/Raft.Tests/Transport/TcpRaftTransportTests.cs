@@ -82,6 +82,23 @@ public sealed class TcpRaftTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Peer_sockets_give_up_on_unacknowledged_data_and_silent_peers_within_the_dead_connection_timeout()
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+
+        TcpRaftTransport.DetectDeadConnections(socket, TimeSpan.FromSeconds(2));
+
+        var userTimeout = new byte[4];
+        socket.GetRawSocketOption(6, 18, userTimeout);
+        Assert.Equal(2000, BitConverter.ToInt32(userTimeout));
+        Assert.Equal(1, (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive)!);
+        var idle = (int)socket.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime)!;
+        var probes = (int)socket.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount)!;
+        Assert.True(idle + probes <= 2, $"a silent peer is noticed after {idle} s idle and {probes} unanswered probes");
+        Assert.Throws<ArgumentException>(() => new TcpTransportOptions { NodeId = "n1", ClusterSecret = Secret, DeadConnectionTimeout = TimeSpan.FromMilliseconds(100) }.Validate());
+    }
+
+    [Fact]
     public async Task Delivers_messages_between_authenticated_peers_in_order()
     {
         var portA = TestPorts.Next();
