@@ -306,50 +306,14 @@ internal static class ClusterStateApplier
 
     private static (ClusterState, CommandResult) RequestSwitchover(ClusterState state, RequestSwitchover command)
     {
+        if (HandoverRefusal(state, "switchover", command.ExpectedGeneration, command.To) is { } refusal)
+        {
+            return Reject(state, refusal);
+        }
+
         var view = state.View;
-        if (view.Primary is null || state.Bootstrap is null)
-        {
-            return Reject(state, "the cluster has no primary yet");
-        }
-
-        if (state.Switchover is { } pending)
-        {
-            return Reject(state, $"a switchover from {pending.From} is already pending");
-        }
-
-        if (state.Failover is { } failover)
-        {
-            return Reject(state, $"a failover from {failover.From} is pending; it completes or is cancelled within switchoverTimeout");
-        }
-
-        if (command.ExpectedGeneration != view.Generation)
-        {
-            return Reject(state, $"stale switchover request: made at generation {command.ExpectedGeneration}, the view is at {view.Generation}");
-        }
-
-        if (command.To is { } to)
-        {
-            if (!state.Members.TryGetValue(to, out var target))
-            {
-                return Reject(state, $"switchover target {to} is not a member");
-            }
-
-            if (to == view.Primary)
-            {
-                return Reject(state, $"{to} is already the primary");
-            }
-
-            if (target.Tags.NoFailover)
-            {
-                return Reject(state, $"{to} is tagged nofailover");
-            }
-        }
-        else if (!state.Members.Values.Any(m => m.NodeId != view.Primary && !m.Tags.NoFailover))
-        {
-            return Reject(state, "no member could take over: every standby is tagged nofailover or there is none");
-        }
-
-        var switchover = new PendingSwitchover(view.Primary, command.To, view.Generation, SwitchoverPhase.Draining, null, null, command.RequestedAt);
+        var primary = view.Primary!;
+        var switchover = new PendingSwitchover(primary, command.To, view.Generation, SwitchoverPhase.Draining, null, null, command.RequestedAt);
         return (state with { Switchover = switchover },
             CommandResult.Applied($"switchover requested from {view.Primary} to {command.To ?? "the best standby"}"));
     }
@@ -370,52 +334,56 @@ internal static class ClusterStateApplier
             CommandResult.Applied($"switchover: {pending.From} stopped writing at {command.FinalLsn}"));
     }
 
-    private static (ClusterState, CommandResult) RequestFailover(ClusterState state, RequestFailover command)
+    /// <summary>Why a switchover or failover request cannot be taken now (null when it can).</summary>
+    private static string? HandoverRefusal(ClusterState state, string operation, long expectedGeneration, string? to)
     {
         var view = state.View;
         if (view.Primary is null || state.Bootstrap is null)
         {
-            return Reject(state, "the cluster has no primary yet");
+            return "the cluster has no primary yet";
         }
 
+        const string ends = "it completes or is cancelled within switchoverTimeout";
         if (state.Switchover is { } switchover)
         {
-            return Reject(state, $"a switchover from {switchover.From} is pending; it completes or is cancelled within switchoverTimeout");
+            return operation == "switchover" ? $"a switchover from {switchover.From} is already pending" : $"a switchover from {switchover.From} is pending; {ends}";
         }
 
-        if (state.Failover is { } pending)
+        if (state.Failover is { } failover)
         {
-            return Reject(state, $"a failover from {pending.From} to {pending.To ?? "the best standby"} is already pending");
+            return operation == "failover"
+                ? $"a failover from {failover.From} to {failover.To ?? "the best standby"} is already pending"
+                : $"a failover from {failover.From} is pending; {ends}";
         }
 
-        if (command.ExpectedGeneration != view.Generation)
+        if (expectedGeneration != view.Generation)
         {
-            return Reject(state, $"stale failover request: made at generation {command.ExpectedGeneration}, the view is at {view.Generation}");
+            return $"stale {operation} request: made at generation {expectedGeneration}, the view is at {view.Generation}";
         }
 
-        if (command.To is { } to)
+        if (to is null)
         {
-            if (!state.Members.TryGetValue(to, out var target))
-            {
-                return Reject(state, $"failover target {to} is not a member");
-            }
-
-            if (to == view.Primary)
-            {
-                return Reject(state, $"{to} is already the primary");
-            }
-
-            if (target.Tags.NoFailover)
-            {
-                return Reject(state, $"{to} is tagged nofailover");
-            }
+            return state.Members.Values.Any(m => m.NodeId != view.Primary && !m.Tags.NoFailover)
+                ? null
+                : "no member could take over: every standby is tagged nofailover or there is none";
         }
-        else if (!state.Members.Values.Any(m => m.NodeId != view.Primary && !m.Tags.NoFailover))
+
+        return !state.Members.TryGetValue(to, out var target) ? $"{operation} target {to} is not a member"
+            : to == view.Primary ? $"{to} is already the primary"
+            : target.Tags.NoFailover ? $"{to} is tagged nofailover"
+            : null;
+    }
+
+    private static (ClusterState, CommandResult) RequestFailover(ClusterState state, RequestFailover command)
+    {
+        if (HandoverRefusal(state, "failover", command.ExpectedGeneration, command.To) is { } refusal)
         {
-            return Reject(state, "no member could take over: every standby is tagged nofailover or there is none");
+            return Reject(state, refusal);
         }
 
-        return (state with { Failover = new PendingFailover(view.Primary, command.To, view.Generation, command.RequestedAt) },
+        var view = state.View;
+        var primary = view.Primary!;
+        return (state with { Failover = new PendingFailover(primary, command.To, view.Generation, command.RequestedAt) },
             CommandResult.Applied($"failover requested from {view.Primary} to {command.To ?? "the best standby"}"));
     }
 
