@@ -19,21 +19,12 @@ internal static class ClusterCommands
     public static Command List() => Build(
         "list",
         "show the members: role, state, WAL position, lag and tags (like patronictl list)",
-        async (http, api, error, cancellationToken) =>
-        {
-            var state = await ReadAsync(http, api, "/cluster", ApiJsonContext.Default.ClusterState, error, cancellationToken);
-            var nodes = state is null ? null : await ReadAsync(http, api, "/cluster/nodes", ApiJsonContext.Default.ClusterNodes, error, cancellationToken);
-            return state is null || nodes is null ? null : ClusterListing.Members(state, nodes);
-        });
+        async (session, state, cancellationToken) => await session.ReadNodesAsync(cancellationToken) is { } nodes ? ClusterListing.Members(state, nodes) : null);
 
     public static Command History() => Build(
         "history",
         "show every change of primary: when, why, from which node to which, and where the old timeline was left",
-        async (http, api, error, cancellationToken) =>
-        {
-            var state = await ReadAsync(http, api, "/cluster", ApiJsonContext.Default.ClusterState, error, cancellationToken);
-            return state is null ? null : ClusterListing.History(state);
-        });
+        (_, state, _) => Task.FromResult<string?>(ClusterListing.History(state)));
 
     public static Command Pause() => Maintenance(
         "pause",
@@ -101,20 +92,8 @@ internal static class ClusterCommands
     private static Command Maintenance(string name, string description, bool paused)
     {
         var command = new Command(name, description);
-        var common = OperatorSession.AddCommonOptions(command);
-        command.SetAction(async (parse, cancellationToken) =>
+        OperatorSession.SetAction(command, OperatorSession.AddCommonOptions(command), async (session, _, state, cancellationToken) =>
         {
-            using var session = OperatorSession.Open(parse, common);
-            if (session is null)
-            {
-                return ConfigurationException.ExitCode;
-            }
-
-            if (await session.ReadStateAsync(cancellationToken) is not { } state)
-            {
-                return 1;
-            }
-
             if (state.Spec.Paused == paused)
             {
                 session.Output.WriteLine(paused ? "the cluster is already paused: no automatic failover" : "the cluster is not paused: automatic failover is on");
@@ -139,20 +118,12 @@ internal static class ClusterCommands
         return command;
     }
 
-    private static Command Build(string name, string description, Func<HttpClient, string, TextWriter, CancellationToken, Task<string?>> render)
+    private static Command Build(string name, string description, Func<OperatorSession, ClusterState, CancellationToken, Task<string?>> render)
     {
         var command = new Command(name, description);
-        var common = OperatorSession.AddCommonOptions(command);
-        command.SetAction(async (parse, cancellationToken) =>
+        OperatorSession.SetAction(command, OperatorSession.AddCommonOptions(command), async (session, _, state, cancellationToken) =>
         {
-            using var session = OperatorSession.Open(parse, common);
-            if (session is null)
-            {
-                return ConfigurationException.ExitCode;
-            }
-
-            var text = await render(session.Http, session.Api, session.Error, cancellationToken);
-            if (text is null)
+            if (await render(session, state, cancellationToken) is not { } text)
             {
                 return 1;
             }

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using PgRaft.Node.Cluster;
-using PgRaft.Node.Configuration;
 
 namespace PgRaft.Node.Cli;
 
@@ -11,22 +10,10 @@ internal static class ConfigCommands
     public static Command Show()
     {
         var command = new Command("show-config", "print the cluster-wide settings (timings, replication mode, PostgreSQL parameters, extra pg_hba lines) as JSON");
-        var common = OperatorSession.AddCommonOptions(command);
-        command.SetAction(async (parse, cancellationToken) =>
+        OperatorSession.SetAction(command, OperatorSession.AddCommonOptions(command), (session, _, state, _) =>
         {
-            using var session = OperatorSession.Open(parse, common);
-            if (session is null)
-            {
-                return ConfigurationException.ExitCode;
-            }
-
-            if (await session.ReadStateAsync(cancellationToken) is not { } state)
-            {
-                return 1;
-            }
-
             session.Output.Write(SpecDocument.Render(state.Spec));
-            return 0;
+            return Task.FromResult(0);
         });
         return command;
     }
@@ -50,19 +37,8 @@ internal static class ConfigCommands
             command.Options.Add(option);
         }
 
-        command.SetAction(async (parse, cancellationToken) =>
+        OperatorSession.SetAction(command, common, async (session, parse, state, cancellationToken) =>
         {
-            using var session = OperatorSession.Open(parse, common);
-            if (session is null)
-            {
-                return ConfigurationException.ExitCode;
-            }
-
-            if (await session.ReadStateAsync(cancellationToken) is not { } state)
-            {
-                return 1;
-            }
-
             var errors = new List<string>();
             var before = state.Spec;
             var edits = new Edits(parse.GetValue(set) ?? [], parse.GetValue(pg) ?? [], parse.GetValue(removePg) ?? [], parse.GetValue(addHba) ?? [], parse.GetValue(removeHba) ?? []);

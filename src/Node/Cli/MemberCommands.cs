@@ -25,7 +25,8 @@ internal static class MemberCommands
         var raft = new Option<string>("--raft") { Description = "the new node's Raft address, host:port (its Raft:Advertise, or Raft:Bind)", Required = true };
         command.Arguments.Add(node);
         command.Options.Add(raft);
-        command.SetAction((parse, cancellationToken) => RunAsync(parse, common, new MembershipChange(MembershipAction.Add, parse.GetValue(node)!, parse.GetValue(raft)), cancellationToken));
+        OperatorSession.SetAction(command, common, (session, parse, state, cancellationToken) =>
+            RunAsync(session, state, new MembershipChange(MembershipAction.Add, parse.GetValue(node)!, parse.GetValue(raft)), cancellationToken));
         return command;
     }
 
@@ -37,27 +38,17 @@ internal static class MemberCommands
         var common = OperatorSession.AddCommonOptions(command);
         var node = new Argument<string>("node") { Description = "the node to remove" };
         command.Arguments.Add(node);
-        command.SetAction((parse, cancellationToken) => RunAsync(parse, common, new MembershipChange(MembershipAction.Remove, parse.GetValue(node)!, null), cancellationToken));
+        OperatorSession.SetAction(command, common, (session, parse, state, cancellationToken) =>
+            RunAsync(session, state, new MembershipChange(MembershipAction.Remove, parse.GetValue(node)!, null), cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(ParseResult parse, (Option<string?> Config, Option<string[]>? Set) common, MembershipChange change, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(OperatorSession session, Cluster.ClusterState state, MembershipChange change, CancellationToken cancellationToken)
     {
-        using var session = OperatorSession.Open(parse, common);
-        if (session is null)
-        {
-            return ConfigurationException.ExitCode;
-        }
-
         if (change.Action == MembershipAction.Add && !HostPort.TryParse(change.RaftAddress ?? "", out _, out var problem))
         {
             session.Error.WriteLine($"pgraft: --raft {problem}");
             return 2;
-        }
-
-        if (await session.ReadStateAsync(cancellationToken) is not { } state)
-        {
-            return 1;
         }
 
         if (await session.ChangeMembershipAsync(state, change, cancellationToken) is not { } answer)

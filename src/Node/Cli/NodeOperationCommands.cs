@@ -1,6 +1,5 @@
 using System.CommandLine;
 using PgRaft.Node.Cluster;
-using PgRaft.Node.Configuration;
 
 namespace PgRaft.Node.Cli;
 
@@ -21,14 +20,8 @@ internal static class NodeOperationCommands
         command.Options.Add(all);
         command.Options.Add(pending);
         command.Options.Add(wait);
-        command.SetAction(async (parse, cancellationToken) =>
+        OperatorSession.SetAction(command, common, async (session, parse, state, cancellationToken) =>
         {
-            using var session = OperatorSession.Open(parse, common);
-            if (session is null)
-            {
-                return ConfigurationException.ExitCode;
-            }
-
             var named = parse.GetValue(members) ?? [];
             var everyone = parse.GetValue(all);
             var onlyPending = parse.GetValue(pending);
@@ -36,11 +29,6 @@ internal static class NodeOperationCommands
             {
                 session.Error.WriteLine("pgraft: name the members to restart, or give --all (every member, standbys first) or --pending (members with parameters waiting for a restart)");
                 return 2;
-            }
-
-            if (await session.ReadStateAsync(cancellationToken) is not { } state)
-            {
-                return 1;
             }
 
             var chosen = named.Length > 0 ? named.Distinct(StringComparer.Ordinal).ToList() : state.Members.Keys.ToList();
@@ -102,19 +90,8 @@ internal static class NodeOperationCommands
         var wait = SwitchoverCommand.WaitOption(3600);
         command.Arguments.Add(member);
         command.Options.Add(wait);
-        command.SetAction(async (parse, cancellationToken) =>
+        OperatorSession.SetAction(command, common, async (session, parse, state, cancellationToken) =>
         {
-            using var session = OperatorSession.Open(parse, common);
-            if (session is null)
-            {
-                return ConfigurationException.ExitCode;
-            }
-
-            if (await session.ReadStateAsync(cancellationToken) is not { } state)
-            {
-                return 1;
-            }
-
             var nodeId = parse.GetValue(member)!;
             if (!state.Members.ContainsKey(nodeId))
             {
@@ -131,6 +108,7 @@ internal static class NodeOperationCommands
     private static async Task<int> RunAsync(OperatorSession session, string nodeId, NodeOperationKind kind, TimeSpan wait, CancellationToken cancellationToken)
     {
         var what = kind.ToString().ToLowerInvariant();
+        // Read again for each member of a rolling restart: the members to send the request to may have changed.
         if (await session.ReadStateAsync(cancellationToken) is not { } state)
         {
             return 1;

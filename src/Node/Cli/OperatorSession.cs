@@ -51,8 +51,25 @@ internal sealed class OperatorSession : IDisposable
         return (config, set);
     }
 
+    /// <summary>
+    /// Gives <paramref name="command"/> its action: open the session (exit 2 on a configuration that is not valid), read
+    /// this node's <c>/cluster</c> (exit 1 when it cannot be read), then run <paramref name="body"/> for the exit code.
+    /// </summary>
+    public static void SetAction(
+        Command command, (Option<string?> Config, Option<string[]>? Set) options, Func<OperatorSession, ParseResult, ClusterState, CancellationToken, Task<int>> body) =>
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var session = Open(parse, options);
+            if (session is null)
+            {
+                return ConfigurationException.ExitCode;
+            }
+
+            return await session.ReadStateAsync(cancellationToken) is { } state ? await body(session, parse, state, cancellationToken) : 1;
+        });
+
     /// <summary>The session for a parsed command line, or null (with the problem written) when the configuration is not valid.</summary>
-    public static OperatorSession? Open(ParseResult parse, (Option<string?> Config, Option<string[]>? Set) options)
+    private static OperatorSession? Open(ParseResult parse, (Option<string?> Config, Option<string[]>? Set) options)
     {
         var error = parse.InvocationConfiguration.Error;
         var overrides = options.Set is null ? [] : parse.GetValue(options.Set) ?? [];

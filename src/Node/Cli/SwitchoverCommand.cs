@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using PgRaft.Node.Cluster;
-using PgRaft.Node.Configuration;
 
 namespace PgRaft.Node.Cli;
 
@@ -19,13 +18,8 @@ internal static class SwitchoverCommand
         var wait = WaitOption(60);
         command.Options.Add(to);
         command.Options.Add(wait);
-        command.SetAction(async (parse, cancellationToken) =>
-        {
-            using var session = OperatorSession.Open(parse, common);
-            return session is null
-                ? ConfigurationException.ExitCode
-                : await ChangePrimaryAsync(session, "switchover", parse.GetValue(to), force: true, TimeSpan.FromSeconds(parse.GetValue(wait)), cancellationToken);
-        });
+        OperatorSession.SetAction(command, common, (session, parse, state, cancellationToken) =>
+            ChangePrimaryAsync(session, state, "switchover", parse.GetValue(to), force: true, TimeSpan.FromSeconds(parse.GetValue(wait)), cancellationToken));
         return command;
     }
 
@@ -41,13 +35,8 @@ internal static class SwitchoverCommand
         command.Options.Add(to);
         command.Options.Add(force);
         command.Options.Add(wait);
-        command.SetAction(async (parse, cancellationToken) =>
-        {
-            using var session = OperatorSession.Open(parse, common);
-            return session is null
-                ? ConfigurationException.ExitCode
-                : await ChangePrimaryAsync(session, "failover", parse.GetValue(to), parse.GetValue(force), TimeSpan.FromSeconds(parse.GetValue(wait)), cancellationToken);
-        });
+        OperatorSession.SetAction(command, common, (session, parse, state, cancellationToken) =>
+            ChangePrimaryAsync(session, state, "failover", parse.GetValue(to), parse.GetValue(force), TimeSpan.FromSeconds(parse.GetValue(wait)), cancellationToken));
         return command;
     }
 
@@ -57,13 +46,8 @@ internal static class SwitchoverCommand
         DefaultValueFactory = _ => seconds,
     };
 
-    private static async Task<int> ChangePrimaryAsync(OperatorSession session, string operation, string? target, bool force, TimeSpan wait, CancellationToken cancellationToken)
+    private static async Task<int> ChangePrimaryAsync(OperatorSession session, ClusterState state, string operation, string? target, bool force, TimeSpan wait, CancellationToken cancellationToken)
     {
-        if (await session.ReadStateAsync(cancellationToken) is not { } state)
-        {
-            return 1;
-        }
-
         if (target is not null && !state.Members.ContainsKey(target))
         {
             session.Error.WriteLine($"pgraft: '{target}' is not a member; members: {string.Join(", ", state.Members.Keys)}");
