@@ -168,6 +168,11 @@ internal sealed class ControlSimulation
 
     public void OnApplied(ControlNode node, long index, ClusterState before, ClusterState after)
     {
+        foreach (var notice in after.RecentNotices.Where(n => n.Sequence > (before.LastNotice?.Sequence ?? 0) && !_appliedAt.ContainsKey(index)))
+        {
+            CountEvent(notice.Succeeded ? "operator request done" : "operator request ended without success", notice.Message);
+        }
+
         if (after.View.Generation < before.View.Generation)
         {
             Fail($"invariant 3: {node.Id}'s view generation went from {before.View.Generation} down to {after.View.Generation} at log index {index}");
@@ -182,6 +187,10 @@ internal sealed class ControlSimulation
             }
 
             Trace($"{node.Id} applied view {after.View.Generation}: primary {after.View.Primary} ({last!.Reason})");
+            if (last.Reason == ChangeReason.ManualFailover && !_appliedAt.ContainsKey(index))
+            {
+                CountEvent("manual failover", $"{before.View.Primary} -> {after.View.Primary}");
+            }
         }
 
         var summary = (after.View.Generation, after.View.Primary);

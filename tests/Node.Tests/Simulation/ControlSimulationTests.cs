@@ -61,6 +61,10 @@ public sealed class ControlSimulationTests(ITestOutputHelper output)
             Assert.True(all.Sum(r => r.Acknowledged) > count * 100, "too few acknowledged writes: " + Totals(all));
             Assert.True(results.Count(r => r.Parameters.Spec.IsSynchronous && r.Result.Failovers > 0) >= count / 5, "too few failovers in sync modes: " + Totals(all));
             Assert.True(all.Sum(r => r.Events.GetValueOrDefault("guard fenced")) > 0, "the guard never fenced: " + Totals(all));
+            // Operator requests (failover, restart, reinit) run beside the faults in half the schedules.
+            Assert.True(all.Sum(r => r.Events.GetValueOrDefault("manual failover")) > 0, "no manual failover happened: " + Totals(all));
+            Assert.True(all.Sum(r => r.Events.GetValueOrDefault("keeper RestartAction")) > 0, "no operator restart ran: " + Totals(all));
+            Assert.True(all.Sum(r => r.Events.GetValueOrDefault("operator request done")) > count / 10, "too few operator requests completed: " + Totals(all));
         }
     }
 
