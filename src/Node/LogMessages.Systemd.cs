@@ -10,4 +10,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = 6901, Level = LogLevel.Error, Message = "Node loop {Loop} has made no progress for {Silence}: no longer feeding the systemd watchdog, which will restart pgraft")]
     public static partial void WatchdogWithheld(ILogger logger, string loop, string silence);
+
+    [LoggerMessage(EventId = 6902, Level = LogLevel.Warning, Message = "Could not send {Message} to systemd's notify socket: {Error}")]
+    public static partial void SystemdUnreachable(ILogger logger, string message, string error);
 }

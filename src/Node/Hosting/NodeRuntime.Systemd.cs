@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Net.Sockets;
 
 namespace PgRaft.Node.Hosting;
 
@@ -14,7 +15,7 @@ internal sealed partial class NodeRuntime
     private static readonly FrozenSet<string> LongRoundLoops = FrozenSet.Create(StringComparer.Ordinal, "keeper");
 
     private readonly LoopLiveness _liveness = new();
-    private readonly SystemdNotifier? _systemd = SystemdNotifier.FromEnvironment(Environment.GetEnvironmentVariables(), Environment.ProcessId);
+    private readonly SystemdNotifier? _systemd = SystemdNotifier.FromProcessEnvironment();
     private string? _lastSystemdStatus;
     private string? _reportedStall;
 
@@ -23,11 +24,21 @@ internal sealed partial class NodeRuntime
 
     private async Task NotifyReadyAsync(CancellationToken cancellationToken)
     {
-        if (_systemd is not null)
+        if (_systemd is null)
+        {
+            return;
+        }
+
+        try
         {
             _lastSystemdStatus = SystemdStatus();
             await _systemd.ReadyAsync(_lastSystemdStatus, cancellationToken);
             LogMessages.SystemdReady(_logger, _systemd.WatchdogTimeout is { } timeout ? Seconds(timeout) : "off");
+        }
+        catch (SocketException ex)
+        {
+            // systemd will time the start out; the node itself is fine, so it keeps running until then.
+            LogMessages.SystemdUnreachable(_logger, "READY=1", ex.Message);
         }
     }
 
@@ -64,10 +75,19 @@ internal sealed partial class NodeRuntime
 
     private async Task NotifyStoppingAsync()
     {
-        if (_systemd is not null)
+        if (_systemd is null)
+        {
+            return;
+        }
+
+        try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
             await _systemd.StoppingAsync(timeout.Token);
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        {
+            LogMessages.SystemdUnreachable(_logger, "STOPPING=1", ex.Message);
         }
     }
 

@@ -29,6 +29,21 @@ internal sealed class SystemdNotifier : IDisposable
     /// <summary>How often to ping the watchdog: half its timeout, as sd_watchdog_enabled(3) advises.</summary>
     public TimeSpan? WatchdogInterval => WatchdogTimeout / 2;
 
+    /// <summary>
+    /// <see cref="FromEnvironment"/> for this process, then removes the variables (as sd_notify's unset_environment
+    /// does) so that the guard and the postmaster, which PostgreSQL's Debian build would let notify too, do not inherit them.
+    /// </summary>
+    public static SystemdNotifier? FromProcessEnvironment()
+    {
+        var notifier = FromEnvironment(Environment.GetEnvironmentVariables(), Environment.ProcessId);
+        foreach (var name in (string[])["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"])
+        {
+            Environment.SetEnvironmentVariable(name, null);
+        }
+
+        return notifier;
+    }
+
     /// <summary>A notifier for <c>$NOTIFY_SOCKET</c>, or null when it is unset or empty.</summary>
     public static SystemdNotifier? FromEnvironment(IDictionary environment, int processId)
     {
