@@ -6,12 +6,12 @@
 #   pgraft-systemd-base:TAG  the same + systemd as PID 1                 (deploy/ tests: install.sh under real systemd)
 #
 # TAG is a hash of this script, so editing the recipe makes new images. The root file systems are cached as tarballs
-# in $PGRAFT_IMAGE_CACHE (default /var/cache/pgraft-images): a rerun, even after the images were removed or dockerd was
+# in $DOCKER_PGRAFT_IMAGE_CACHE (default /var/cache/pgraft-images): a rerun, even after the images were removed or dockerd was
 # reset, imports them in seconds instead of debootstrapping again. Needs root, debootstrap and a running dockerd.
 #
 # Usage: docker/base-image.sh [--rebuild]     prints the two image names on its last two lines
-# Environment: PGRAFT_DEBIAN_MIRROR (default: the first URIs of /etc/apt/sources.list.d/debian.sources, else
-#              http://deb.debian.org/debian), PGRAFT_IMAGE_CACHE.
+# Environment: DOCKER_PGRAFT_DEBIAN_MIRROR (default: the first URIs of /etc/apt/sources.list.d/debian.sources, else
+#              http://deb.debian.org/debian), DOCKER_PGRAFT_IMAGE_CACHE.
 set -euo pipefail
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -21,7 +21,7 @@ script="$(readlink -f "$0")"
 tag=$(sha256sum "$script" | cut -c1-12)
 base_image="pgraft-base:$tag"
 systemd_image="pgraft-systemd-base:$tag"
-cache="${PGRAFT_IMAGE_CACHE:-/var/cache/pgraft-images}"
+cache="${DOCKER_PGRAFT_IMAGE_CACHE:-/var/cache/pgraft-images}"
 base_tar="$cache/pgraft-base-$tag.tar"
 systemd_tar="$cache/pgraft-systemd-base-$tag.tar"
 
@@ -72,7 +72,7 @@ fi
 
 command -v debootstrap >/dev/null || die "debootstrap is not installed; run: apt-get install debootstrap"
 
-mirror="${PGRAFT_DEBIAN_MIRROR:-}"
+mirror="${DOCKER_PGRAFT_DEBIAN_MIRROR:-}"
 if [ -z "$mirror" ] && [ -r /etc/apt/sources.list.d/debian.sources ]; then
   mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
 fi
@@ -89,10 +89,10 @@ trap cleanup EXIT
 
 log "debootstrap bookworm (minbase) from $mirror into $root"
 debootstrap --variant=minbase bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
-  || { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed (log above); check that $mirror is reachable or set PGRAFT_DEBIAN_MIRROR"; }
+  || { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed (log above); check that $mirror is reachable or set DOCKER_PGRAFT_DEBIAN_MIRROR"; }
 
 # The image's apt sources: the host's when it has them (same mirror, updates and security), else the mirror alone.
-if [ -r /etc/apt/sources.list.d/debian.sources ] && [ -z "${PGRAFT_DEBIAN_MIRROR:-}" ]; then
+if [ -r /etc/apt/sources.list.d/debian.sources ] && [ -z "${DOCKER_PGRAFT_DEBIAN_MIRROR:-}" ]; then
   cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/debian.sources"
   rm -f "$root/etc/apt/sources.list"
 fi

@@ -2,12 +2,12 @@
 # Builds the pgraft container image with no image registry, and the compose cluster's secrets:
 #   1. the Debian 12 + PostgreSQL 15 base image (docker/base-image.sh: debootstrap, cached),
 #   2. pgraft published as one self-contained file (deploy/publish-binary.sh),
-#   3. the image ${PGRAFT_IMAGE:-pgraft:latest} from docker/Dockerfile (no network needed),
+#   3. the image ${DOCKER_PGRAFT_IMAGE:-pgraft:latest} from docker/Dockerfile (no network needed),
 #   4. docker/secrets/* (docker/make-secrets.sh; existing secrets are kept).
 # Needs root the first time (debootstrap), the .NET 10 SDK and a running dockerd.
 # Usage: docker/build.sh [--binary PATH] [--image NAME] [--no-secrets]
 #   --binary PATH   an already published pgraft file instead of step 2
-#   --image NAME    the image to build (default: $PGRAFT_IMAGE, else pgraft:latest; docker-compose.yml reads PGRAFT_IMAGE)
+#   --image NAME    the image to build (default: $DOCKER_PGRAFT_IMAGE, else pgraft:latest; docker-compose.yml reads DOCKER_PGRAFT_IMAGE)
 #   --no-secrets    skip step 4
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
@@ -15,7 +15,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 binary=""
-image="${PGRAFT_IMAGE:-pgraft:latest}"
+image="${DOCKER_PGRAFT_IMAGE:-pgraft:latest}"
 secrets=true
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -51,5 +51,5 @@ docker/make-secrets.sh >&2
 cat >&2 <<TXT
 
 Next:  cd docker && docker-compose up -d          (or: docker compose up -d)
-       curl -s http://127.0.0.1:18008/cluster     (node N's API is on N8008, its proxies on N5432 and N5434)
+       curl -s http://127.0.0.1:18081/cluster     (node N's API is on 1808N, its proxies on 5432N and 5434N)
 TXT

@@ -7,6 +7,8 @@
 set -eu
 
 secrets_in="${PGRAFT_SECRETS_DIR:-/run/secrets}"
+# pgraft reads every PGRAFT_* variable as a setting: this one is the entry point's own.
+unset PGRAFT_SECRETS_DIR
 data_dir="${PGRAFT_DATADIR:-/var/lib/pgraft}"
 names="cluster_secret superuser_password replication_password"
 

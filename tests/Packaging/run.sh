@@ -8,7 +8,7 @@
 # Installs docker.io, docker-compose and debootstrap when missing; starts dockerd when it is not running (and stops
 # the one it started). A dockerd that cannot start fails the stage, with its log.
 # Usage: tests/Packaging/run.sh [compose|systemd]   (default: both)
-# Environment: PGRAFT_IMAGE_CACHE (base image tarballs, default /var/cache/pgraft-images).
+# Environment: DOCKER_PGRAFT_IMAGE_CACHE (base image tarballs, default /var/cache/pgraft-images).
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 # shellcheck source=tests/Packaging/lib.sh
@@ -71,7 +71,7 @@ if ! docker info >/dev/null 2>&1; then
 fi
 pass "dockerd answers ($(docker version -f '{{.Server.Version}}' 2>/dev/null), $compose)"
 
-log "base images (docker/base-image.sh; cached in ${PGRAFT_IMAGE_CACHE:-/var/cache/pgraft-images})"
+log "base images (docker/base-image.sh; cached in ${DOCKER_PGRAFT_IMAGE_CACHE:-/var/cache/pgraft-images})"
 images=$("$repo/docker/base-image.sh" 2>"$work/base-image.log") || { cat "$work/base-image.log"; die "docker/base-image.sh failed (output above)"; }
 sed 's/^/    /' "$work/base-image.log"
 systemd_image=$(sed -n 2p <<< "$images")
@@ -91,8 +91,10 @@ cat > "$work/check.json" <<JSON
   "Peers": [ { "Id": "node1", "Raft": "127.0.0.1:7432" } ] }
 JSON
 (umask 077; echo "0123456789abcdef0123456789abcdef" > "$work/check.secret")
-check "the published binary runs check-config on its own (no .NET installed needed)" \
-  grep -q "configuration is valid" <<< "$(env -u DOTNET_ROOT PATH=/usr/bin:/bin "$binary" check-config --config "$work/check.json" 2>&1)"
+# An empty environment: no dotnet on PATH, no DOTNET_ROOT, and none of this run's PGRAFT_* knobs (pgraft would read
+# them as settings).
+check "the published binary runs check-config with an empty environment (no .NET needed)" \
+  grep -q "configuration is valid" <<< "$(env -i "$binary" check-config --config "$work/check.json" 2>&1)"
 
 log "building $image"
 "$repo/docker/build.sh" --binary "$binary" --image "$image" --no-secrets >"$work/build.log" 2>&1 \
