@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs one PgRaft node on a systemd machine (Debian 12 or alike): the pgraft binary, /etc/pgraft/pgraft.json,
-# the cluster's secrets (0600, owned by postgres), the data folder and the pgraft.service unit, enabled and started.
+# Installs one PgRaft node on a systemd machine (Debian 12 or alike): the pgraft binary, /etc/pgraft/pgraft.json
+# (from pgraft.json.template), the cluster's secrets (0600, owned by postgres), the data folder and the
+# pgraft.service unit, enabled and started. Keep install.sh, pgraft.service, pgraft.json.template (and pgraft) together.
 # Run it on every node with the same --peers list; rerunning it with the same arguments changes nothing.
 #
 # Usage (as root):
@@ -77,6 +78,8 @@ command -v systemctl >/dev/null || die "systemctl not found: install.sh sets up 
 binary="${binary:-$here/pgraft}"
 [ -f "$binary" ] || die "the pgraft binary '$binary' does not exist: publish it (deploy/publish-binary.sh DIR) and pass --binary DIR/pgraft"
 [ -x "$binary" ] || die "the pgraft binary '$binary' is not executable: chmod +x it"
+[ -r "$here/pgraft.json.template" ] && [ -r "$here/pgraft.service" ] \
+  || die "pgraft.json.template and pgraft.service must be beside install.sh (in $here): copy the whole deploy/ folder"
 
 if [ -z "$secrets_from" ] && ! $generate; then
   for name in "${secret_names[@]}"; do
@@ -150,26 +153,14 @@ for name in "${secret_names[@]}"; do
   fi
 done
 
-cat > "$work/pgraft.json" <<JSON
-{
-  "NodeId": "$node_id",
-  "DataDir": "$data_dir",
-  "ClusterSecretFile": "$etc/secrets/cluster_secret",
-  "Raft": { "Bind": "0.0.0.0:$raft_port", "Advertise": "$address:$raft_port" },
-  "Api": { "Bind": "0.0.0.0:$api_port", "Advertise": "$address:$api_port" },
-  "Postgres": {
-    "Bind": "0.0.0.0:$postgres_port",
-    "Advertise": "$address:$postgres_port",
-    "SuperuserPasswordFile": "$etc/secrets/superuser_password",
-    "ReplicationPasswordFile": "$etc/secrets/replication_password"
-  },
-  "Proxy": { "ReadWriteBind": "0.0.0.0:$rw_port", "ReadOnlyBind": "0.0.0.0:$ro_port", "AdvertiseHost": "$address" },
-  "Peers": [
-    $peers_json
-  ],
-  "Logging": { "Level": "Information" }
-}
-JSON
+# /etc/pgraft/pgraft.json from the template beside this script (no secrets in it: only the secret files' paths).
+config=$(cat "$here/pgraft.json.template")
+shopt -u patsub_replacement 2>/dev/null || true   # bash 5.2: an '&' in a value stays an '&'
+for pair in "NODE_ID=$node_id" "DATA_DIR=$data_dir" "SECRETS=$etc/secrets" "ADDRESS=$address" "RAFT_PORT=$raft_port" \
+  "API_PORT=$api_port" "POSTGRES_PORT=$postgres_port" "RW_PORT=$rw_port" "RO_PORT=$ro_port" "PEERS=$peers_json"; do
+  config="${config//@${pair%%=*}@/${pair#*=}}"
+done
+printf '%s\n' "$config" > "$work/pgraft.json"
 [ -f "$etc/pgraft.json" ] && ! cmp -s "$work/pgraft.json" "$etc/pgraft.json" && cp -p "$etc/pgraft.json" "$etc/pgraft.json.previous"
 install_file "$work/pgraft.json" "$etc/pgraft.json" 0640 root:postgres
 

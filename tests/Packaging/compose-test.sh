@@ -24,6 +24,7 @@ compose_part() {
     dc logs --no-color --tail=60 2>&1 | cut -c1-400
   }
 
+  compose_teardown   # what an interrupted earlier run may have left
   for port in 54321 54322 54323 54341 54342 54343 18081 18082 18083; do
     if ss -Hltn "sport = :$port" | grep -q .; then
       fail "compose: host port $port is free for the test cluster (something listens there: another compose cluster? docker-compose -p pgraft down)"

@@ -8,7 +8,9 @@
 # Installs docker.io, docker-compose and debootstrap when missing; starts dockerd when it is not running (and stops
 # the one it started). A dockerd that cannot start fails the stage, with its log.
 # Usage: tests/Packaging/run.sh [compose|systemd]   (default: both)
-# Environment: DOCKER_PGRAFT_IMAGE_CACHE (base image tarballs, default /var/cache/pgraft-images).
+# Environment: DOCKER_PGRAFT_IMAGE_CACHE (base image tarballs, default /var/cache/pgraft-images);
+#              PGRAFT_PACKAGING_BINARY: test this published pgraft file instead of publishing one (quicker while
+#              working on the scripts; CI always publishes).
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 # shellcheck source=tests/Packaging/lib.sh
@@ -77,11 +79,17 @@ sed 's/^/    /' "$work/base-image.log"
 systemd_image=$(sed -n 2p <<< "$images")
 pass "base images built or reused: $(tr '\n' ' ' <<< "$images")"
 
-log "publishing pgraft as one self-contained file"
-t=$SECONDS
-"$repo/deploy/publish-binary.sh" "$work/bin" || die "deploy/publish-binary.sh failed"
-binary="$work/bin/pgraft"
-pass "published the self-contained single-file pgraft ($(( $(stat -c %s "$binary") / 1000000 )) MB) in $((SECONDS - t)) s"
+if [ -n "${PGRAFT_PACKAGING_BINARY:-}" ]; then
+  binary="$PGRAFT_PACKAGING_BINARY"
+  [ -x "$binary" ] || die "PGRAFT_PACKAGING_BINARY '$binary' is not an executable file"
+  log "testing the given pgraft file $binary (not publishing one)"
+else
+  log "publishing pgraft as one self-contained file"
+  t=$SECONDS
+  "$repo/deploy/publish-binary.sh" "$work/bin" || die "deploy/publish-binary.sh failed"
+  binary="$work/bin/pgraft"
+  pass "published the self-contained single-file pgraft ($(( $(stat -c %s "$binary") / 1000000 )) MB) in $((SECONDS - t)) s"
+fi
 
 cat > "$work/check.json" <<JSON
 { "NodeId": "node1", "DataDir": "/var/lib/pgraft", "ClusterSecretFile": "$work/check.secret",

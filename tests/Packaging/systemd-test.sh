@@ -5,7 +5,7 @@ systemd_part() {
   local network=pgraft-sd-test prefix=172.28.7 dist="$work/dist"
   local peers="node1=$prefix.11,node2=$prefix.12,node3=$prefix.13"
   mkdir -p "$dist"
-  cp "$repo/deploy/install.sh" "$repo/deploy/pgraft.service" "$dist/"
+  cp "$repo/deploy/install.sh" "$repo/deploy/pgraft.service" "$repo/deploy/pgraft.json.template" "$dist/"
   cp "$binary" "$dist/pgraft"
 
   name() { echo "pgraft-sd-node$1"; }
@@ -80,6 +80,11 @@ systemd_part() {
   local all_active=true
   for n in 1 2 3; do [ "$(on "$n" systemctl is-active pgraft)" = active ] || all_active=false; done
   check "systemd: systemctl is-active pgraft says active on all three (Type=notify: READY=1 arrived)" $all_active
+  out=$(on 2 runuser -u postgres -- pgraft check-config --config /etc/pgraft/pgraft.json 2>&1 | grep peers)
+  check "systemd: the generated pgraft.json names all three peers (${out#"${out%%peers*}"})" \
+    grep -qF "node1@$prefix.11:7432, node2@$prefix.12:7432, node3@$prefix.13:7432" <<< "$out"
+  out=$(on 2 stat -c '%a %U:%G' /etc/pgraft/pgraft.json)
+  check "systemd: pgraft.json is root:postgres 0640 ($out)" test "$out" = "640 root:postgres"
   out=$(on 1 stat -c '%a %U' /etc/pgraft/secrets/cluster_secret /etc/pgraft/secrets/superuser_password /etc/pgraft/secrets/replication_password | sort -u)
   check "systemd: the secrets are 0600 files owned by postgres ($out)" test "$out" = "600 postgres"
 
