@@ -9,7 +9,8 @@
 #                     (--generate-secrets | --secrets-from DIR) [options]
 # Options:
 #   --node-id ID          this node's name (lowercase letters, digits, '-', '_'); must be one of --peers
-#   --address HOST        the address the other nodes and clients dial for this node (IP address or DNS name)
+#   --address HOST        the address the other nodes and clients dial for this node; prefer an IP address:
+#                         pg_hba.conf admits members by it, and a host name there must match reverse DNS
 #   --peers LIST          every voter of the cluster as ID=HOST[:RAFTPORT], comma-separated, this node included
 #   --generate-secrets    first node only: make random secrets in /etc/pgraft/secrets; copy that folder to the others
 #   --secrets-from DIR    a folder with cluster_secret, superuser_password, replication_password (from the first node)
