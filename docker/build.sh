@@ -51,5 +51,5 @@ docker/make-secrets.sh >&2
 cat >&2 <<TXT
 
 Next:  cd docker && docker-compose up -d          (or: docker compose up -d)
-       curl -s http://127.0.0.1:18081/cluster     (node N's API is on 1808N, its proxies on 5432N and 5434N)
+       curl -s http://127.0.0.1:24081/cluster     (node N's API is on 2408N, its proxies on 2432N and 2434N)
 TXT

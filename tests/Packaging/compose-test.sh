@@ -1,5 +1,5 @@
 # Part (a): the three-node docker-compose cluster of docker/, built from this tree. Sourced by run.sh, which sets
-# repo, work, image and compose (the docker compose command). Each node N publishes 5432N, 5434N and 1808N.
+# repo, work, image and compose (the docker compose command). Each node N publishes 2432N, 2434N and 2408N.
 
 compose_part() {
   local dir="$work/compose" project=pgraft-test
@@ -10,7 +10,7 @@ compose_part() {
   dc() { (cd "$dir" && $compose -p "$project" "$@"); }
   container() { dc ps -q "$1"; }
   export PGPASSFILE="$dir/pgpass"
-  (umask 077; for port in 54321 54322 54323 54341 54342 54343; do
+  (umask 077; for port in 24321 24322 24323 24341 24342 24343; do
     echo "127.0.0.1:$port:*:postgres:$(cat "$dir/secrets/superuser_password")"; done > "$PGPASSFILE")
   sql() { psql -X -q -h 127.0.0.1 -p "$1" -U postgres -d postgres -v ON_ERROR_STOP=1 -Atc "$2" 2>&1; }
 
@@ -20,12 +20,12 @@ compose_part() {
   compose_diagnostics() {
     log "compose cluster state and the last log lines of each node:"
     dc ps || true
-    for n in 1 2 3; do curl -s -m 2 "http://127.0.0.1:1808${n}/health"; echo; done
+    for n in 1 2 3; do curl -s -m 2 "http://127.0.0.1:2408${n}/health"; echo; done
     dc logs --no-color --tail=60 2>&1 | cut -c1-400
   }
 
   compose_teardown   # what an interrupted earlier run may have left
-  for port in 54321 54322 54323 54341 54342 54343 18081 18082 18083; do
+  for port in 24321 24322 24323 24341 24342 24343 24081 24082 24083; do
     if ss -Hltn "sport = :$port" | grep -q .; then
       fail "compose: host port $port is free for the test cluster (something listens there: another compose cluster? docker-compose -p pgraft down)"
       return
@@ -48,8 +48,8 @@ compose_part() {
     local p=0 r=0
     primary=""
     for n in 1 2 3; do
-      [ "$(http_status "http://127.0.0.1:1808${n}/primary")" = 200 ] && { p=$((p + 1)); primary=$n; }
-      [ "$(http_status "http://127.0.0.1:1808${n}/replica")" = 200 ] && r=$((r + 1))
+      [ "$(http_status "http://127.0.0.1:2408${n}/primary")" = 200 ] && { p=$((p + 1)); primary=$n; }
+      [ "$(http_status "http://127.0.0.1:2408${n}/replica")" = 200 ] && r=$((r + 1))
     done
     echo "$p $r"
   }
@@ -70,13 +70,13 @@ compose_part() {
   check "compose: docker's healthcheck (/health) reports all three containers healthy" all_healthy
 
   local out
-  out=$(sql 54322 "create table packaging_rows(id int primary key, node text default inet_server_addr()); insert into packaging_rows(id) values (1); select count(*) from packaging_rows")
-  check "compose: a row written through node2's read-write proxy port (54322) lands on the primary ($out)" test "$out" = 1
+  out=$(sql 24322 "create table packaging_rows(id int primary key, node text default inet_server_addr()); insert into packaging_rows(id) values (1); select count(*) from packaging_rows")
+  check "compose: a row written through node2's read-write proxy port (24322) lands on the primary ($out)" test "$out" = 1
 
   local survivor=$(( first_primary % 3 + 1 ))
   log "compose: docker kill the primary's container (node$first_primary)"
   docker kill "$(container node$first_primary)" >/dev/null
-  write_again() { [ "$(sql "5432${survivor}" "insert into packaging_rows(id) values (2) on conflict do nothing; select count(*) from packaging_rows")" = 2 ]; }
+  write_again() { [ "$(sql "2432${survivor}" "insert into packaging_rows(id) values (2) on conflict do nothing; select count(*) from packaging_rows")" = 2 ]; }
   if wait_until 20 write_again; then
     pass "compose: after docker kill of primary node$first_primary, a write through node$survivor's proxy succeeded within ${waited} s (bound 20 s)"
   else
@@ -85,14 +85,14 @@ compose_part() {
   fi
   local other=$(( survivor % 3 + 1 ))
   [ "$other" = "$first_primary" ] && other=$(( other % 3 + 1 ))
-  out=$(sql "5432${other}" "select string_agg(id::text, ',' order by id) from packaging_rows")
+  out=$(sql "2432${other}" "select string_agg(id::text, ',' order by id) from packaging_rows")
   check "compose: both rows are there, read through node$other's proxy ($out)" test "$out" = "1,2"
   roles >/dev/null
   check "compose: a surviving node is primary now (node$primary)" test -n "$primary" -a "$primary" != "$first_primary"
 
   log "compose: starting node$first_primary again"
   dc start "node$first_primary" >/dev/null 2>&1
-  rejoined() { [ "$(http_status "http://127.0.0.1:1808${first_primary}/replica")" = 200 ]; }
+  rejoined() { [ "$(http_status "http://127.0.0.1:2408${first_primary}/replica")" = 200 ]; }
   if wait_until 120 rejoined; then
     pass "compose: the killed node$first_primary came back and rejoined as a replica after ${waited} s"
   else
