@@ -2,7 +2,10 @@
 # Installs what a fresh Debian machine lacks, builds PgRaft with warnings as errors and runs every test.
 # Usage: scripts/test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Raft]
 # Environment: PGRAFT_SIM_SCHEDULES (simulator schedules), PGRAFT_SIM_SEED (replay one seed),
-#              PGRAFT_TEST_CONFIGURATION (default Release); see the README for the rest.
+#              PGRAFT_TEST_CONFIGURATION (default Release), PGRAFT_PACKAGING_TESTS; see the README for the rest.
+# After the .NET tests comes the packaging stage (tests/Packaging/run.sh: docker-compose cluster and systemd units on
+# real dockerd and systemd; needs root or sudo). It runs unless test arguments narrow the run, or PGRAFT_PACKAGING_TESTS=0;
+# PGRAFT_PACKAGING_TESTS=1 runs it even then.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,5 +55,21 @@ if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then
   echo "error: no test ran" >&2
   status=1
 fi
+packaging="${PGRAFT_PACKAGING_TESTS:-auto}"
+if [ "$packaging" = 1 ] || { [ "$packaging" = auto ] && [ $# -eq 0 ]; }; then
+  log "packaging stage (docker/, deploy/)"
+  package_status=0
+  as_root bash tests/Packaging/run.sh 2>&1 | tee "$results/packaging.txt" || package_status=$?
+  if [ "$package_status" -ne 0 ]; then
+    echo "error: the packaging stage failed; its FAIL: lines above say which check" >&2
+    status=1
+  fi
+  line=$(grep -E '^packaging: [0-9]+ passed, [0-9]+ failed' "$results/packaging.txt" | tail -n 1 || true)
+  passed=$((passed + $(awk '{print $2}' <<< "${line:-packaging: 0 passed}")))
+  failed=$((failed + $(awk '{print $4}' <<< "${line:-packaging: 0 passed, 0 failed}")))
+else
+  log "packaging stage skipped (test arguments given, or PGRAFT_PACKAGING_TESTS=$packaging)"
+fi
+
 echo "tests: $passed passed, $failed failed"
 exit "$status"

@@ -152,9 +152,10 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         _readWrite.Start();
         _readOnly.Start();
         LogMessages.NodeStarted(_logger, _options.NodeId, _self.RaftAddress, _self.ApiAddress, _options.Proxy.ReadWriteBind, _options.Proxy.ReadOnlyBind, _self.PostgresAddress);
+        await NotifyReadyAsync(cancellationToken);
 
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var loops = new[]
+        var loops = new List<Task>
         {
             LoopAsync("report", NextReportInterval, _reportSignal, ReportOnceAsync, stopping.Token),
             LoopAsync("keeper", KeeperInterval, _keeperSignal, ReconcileOnceAsync, stopping.Token),
@@ -163,6 +164,11 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
             LoopAsync("membership", TimeSpan.FromSeconds(1), new LoopSignal(), RegisterOnceAsync, stopping.Token),
             LoopAsync("routing", TimeSpan.FromMilliseconds(100), _routingSignal, PublishRoutingOnceAsync, stopping.Token),
         };
+        if (_systemd is not null)
+        {
+            loops.Add(LoopAsync("systemd", SystemdInterval, new LoopSignal(), NotifySystemdOnceAsync, stopping.Token));
+        }
+
         try
         {
             await Task.Delay(Timeout.InfiniteTimeSpan, _time, cancellationToken);
@@ -172,6 +178,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         }
 
         LogMessages.NodeStopping(_logger, _options.NodeId);
+        await NotifyStoppingAsync();
         await stopping.CancelAsync();
         await Task.WhenAll(loops);
     }
@@ -183,6 +190,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
     {
         while (!cancellationToken.IsCancellationRequested)
         {
+            _liveness.Beat(name, _clock.Now);
             signal.Consume();
             try
             {
@@ -235,6 +243,7 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
         await _raft.DisposeAsync();
         await _postgres.DisposeAsync();
         _leaderClient.Dispose();
+        _systemd?.Dispose();
     }
 
     internal static string ReadClusterSecret(NodeOptions options) =>
