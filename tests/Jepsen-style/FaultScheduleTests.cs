@@ -1,5 +1,4 @@
 using PgRaft.JepsenStyle.Faults;
-using Xunit.Abstractions;
 
 namespace PgRaft.JepsenStyle;
 
@@ -8,13 +7,13 @@ namespace PgRaft.JepsenStyle;
 /// the checker then asks: no acknowledged write lost, no write that never happened, identical copies, one primary at a
 /// time, and writes back within a bound after every heal.
 /// </summary>
-public sealed class FaultScheduleTests(ITestOutputHelper output)
+public sealed class FaultScheduleTests
 {
     [Fact]
     public async Task Every_fault_kind_once_loses_no_acknowledged_write_and_never_shows_two_primaries()
     {
         using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(15));
-        var violations = await new JepsenRun(output).RunAsync(Schedules.EveryKindOnce(), limit.Token);
+        var violations = await new JepsenRun().RunAsync("every fault kind once", Schedules.EveryKindOnce(), limit.Token);
         Assert.True(violations.Count == 0, "violations:\n" + string.Join("\n", violations));
     }
 
@@ -23,9 +22,9 @@ public sealed class FaultScheduleTests(ITestOutputHelper output)
     {
         var seed = Knobs.Seed;
         var rounds = Knobs.Rounds;
-        output.WriteLine($"seed {seed}, {rounds} round(s) of {Knobs.FaultsPerRound} faults; replay with PGRAFT_JEPSEN_SEED={seed} PGRAFT_JEPSEN_ROUNDS={rounds}");
+        Console.WriteLine($"seed {seed}, {rounds} round(s) of {Knobs.FaultsPerRound} faults; replay with PGRAFT_JEPSEN_SEED={seed} PGRAFT_JEPSEN_ROUNDS={rounds}");
         using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(10 + 3 * rounds * Knobs.FaultsPerRound));
-        var violations = await new JepsenRun(output).RunAsync(Schedules.Random(seed, rounds * Knobs.FaultsPerRound), limit.Token);
+        var violations = await new JepsenRun().RunAsync($"seeded random schedule, seed {seed}", Schedules.Random(seed, rounds * Knobs.FaultsPerRound), limit.Token);
         Assert.True(violations.Count == 0, $"seed {seed} (replay with PGRAFT_JEPSEN_SEED={seed} PGRAFT_JEPSEN_ROUNDS={rounds}); violations:\n" + string.Join("\n", violations));
     }
 }

@@ -7,7 +7,6 @@ using PgRaft.JepsenStyle.Harness;
 using PgRaft.JepsenStyle.Lab;
 using PgRaft.JepsenStyle.Workload;
 using PgRaft.Node.Cluster;
-using Xunit.Abstractions;
 
 namespace PgRaft.JepsenStyle;
 
@@ -16,7 +15,7 @@ namespace PgRaft.JepsenStyle;
 /// of a schedule one at a time (each healed, and the cluster healthy again, before the next), then convergence and the
 /// checker. Returns the violations found; prints the per-fault table either way.
 /// </summary>
-internal sealed class JepsenRun(ITestOutputHelper output)
+internal sealed class JepsenRun
 {
     private const int Nodes = 3;
     private const int Clients = 6;
@@ -25,10 +24,11 @@ internal sealed class JepsenRun(ITestOutputHelper output)
     private static readonly TimeSpan Healthy = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(2);
 
-    public async Task<IReadOnlyList<string>> RunAsync(IReadOnlyList<FaultPlan> schedule, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> RunAsync(string title, IReadOnlyList<FaultPlan> schedule, CancellationToken cancellationToken)
     {
         RootRequirement.Ensure();
-        using var log = new RunLog(output);
+        using var log = new RunLog();
+        log.Line($"=== {title}");
         log.Line($"schedule: {string.Join(", ", schedule)}");
         await using var lab = await NetworkLab.CreateAsync(Nodes, log.Line, cancellationToken);
         await using var cluster = await LabCluster.StartAsync(lab, log, cancellationToken);
@@ -44,7 +44,7 @@ internal sealed class JepsenRun(ITestOutputHelper output)
 
         if (violations.Count > 0)
         {
-            log.Line($"{violations.Count} violations; node logs:\n{cluster.LogTails(60)}");
+            log.Line($"{violations.Count} violations; node logs:\n{cluster.LogTails(60, 20)}");
         }
 
         return violations;
@@ -88,6 +88,7 @@ internal sealed class JepsenRun(ITestOutputHelper output)
         var run = new RunObservations(operations.Snapshot(), workload.Clients, faults, samples, histories, final);
         violations.AddRange(Checker.Check(run));
         Report(log, run);
+        await RunFiles.WriteAsync(cluster.Folder, run, cancellationToken);
         return violations;
     }
 

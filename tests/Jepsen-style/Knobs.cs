@@ -7,7 +7,7 @@ namespace PgRaft.JepsenStyle;
 internal static class Knobs
 {
     /// <summary>Random faults in one round of the seeded schedule.</summary>
-    public const int FaultsPerRound = 4;
+    public const int FaultsPerRound = 6;
 
     /// <summary>PGRAFT_JEPSEN_SEED replays a seeded schedule; otherwise each run draws one.</summary>
     public static int Seed => Environment.GetEnvironmentVariable("PGRAFT_JEPSEN_SEED") is { Length: > 0 } text

@@ -84,7 +84,7 @@ internal sealed class LabCluster : IAsyncDisposable
         }
         catch
         {
-            log.Line("the cluster did not start; logs:\n" + cluster.LogTails(40));
+            log.Line("the cluster did not start; logs:\n" + cluster.LogTails(40, 20));
             await cluster.DisposeAsync();
             throw;
         }
@@ -245,16 +245,15 @@ internal sealed class LabCluster : IAsyncDisposable
     }
 
     /// <summary>The last lines of every node's pgraft log and PostgreSQL log.</summary>
-    public string LogTails(int lines)
+    public string LogTails(int pgraftLines, int postgresLines)
     {
         var text = new StringBuilder();
         foreach (var (n, node) in _nodes)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"--- node{n} pgraft.log (last {lines} lines)");
-            foreach (var line in node.LogTail(lines))
-            {
-                text.AppendLine(line);
-            }
+            text.AppendLine(CultureInfo.InvariantCulture, $"--- node{n} {node.LogFile} (last {pgraftLines} lines)");
+            text.AppendJoin('\n', node.LogTail(pgraftLines)).AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"--- node{n} {node.PostgresLogFile} (last {postgresLines} lines)");
+            text.AppendJoin('\n', NodeProcess.Tail(node.PostgresLogFile, postgresLines)).AppendLine();
         }
 
         return text.ToString();

@@ -81,11 +81,26 @@ internal sealed class NodeProcess(NetworkLab lab, int node, string folder) : IAs
         }
     }
 
+    /// <summary>PostgreSQL's own log, which pgraft keeps beside the data directory.</summary>
+    public string PostgresLogFile => Path.Combine(folder, "data", "postgres.log");
+
     public IReadOnlyList<string> LogTail(int lines)
     {
         lock (_log)
         {
-            return File.Exists(LogFile) ? File.ReadLines(LogFile).TakeLast(lines).ToList() : [];
+            return Tail(LogFile, lines);
+        }
+    }
+
+    public static IReadOnlyList<string> Tail(string file, int lines)
+    {
+        try
+        {
+            return File.ReadLines(file).TakeLast(lines).ToList();
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or IOException)
+        {
+            return [];
         }
     }
 

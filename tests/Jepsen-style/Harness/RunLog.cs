@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
-using Xunit.Abstractions;
 
 namespace PgRaft.JepsenStyle.Harness;
 
 /// <summary>
 /// The run's own timeline: every line carries the wall clock (as the nodes' logs do, to line them up) and the seconds
-/// since the run began. Lines go to the test output and, once the data folder exists, to <c>run.log</c> in it.
+/// since the run began. Lines go to the console (which <c>dotnet test</c> shows for passing tests too, unlike xunit's
+/// test output) and, once the data folder exists, to <c>run.log</c> in it.
 /// </summary>
-internal sealed class RunLog(ITestOutputHelper output) : IDisposable
+internal sealed class RunLog : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly long _start = Stopwatch.GetTimestamp();
@@ -31,14 +31,7 @@ internal sealed class RunLog(ITestOutputHelper output) : IDisposable
         lock (_lock)
         {
             _file?.WriteLine(line);
-            try
-            {
-                output.WriteLine(line);
-            }
-            catch (InvalidOperationException)
-            {
-                // A background loop may log after the test returned; the file still has it.
-            }
+            Console.WriteLine(line);
         }
     }
 
