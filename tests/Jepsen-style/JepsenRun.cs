@@ -85,7 +85,7 @@ internal sealed class JepsenRun
         var samples = await sampler.StopAsync();
         var final = await ConvergeAsync(cluster, log, cancellationToken);
         var histories = await HistoriesAsync(cluster, cancellationToken);
-        var run = new RunObservations(operations.Snapshot(), workload.Clients, faults, samples, histories, final);
+        var run = new RunObservations(operations.Snapshot(), workload.Clients.ToDictionary(c => c, workload.EntryOf), faults, samples, histories, final);
         violations.AddRange(Checker.Check(run));
         Report(log, run);
         await RunFiles.WriteAsync(cluster.Folder, run, cancellationToken);

@@ -89,8 +89,8 @@ public sealed class CheckerTests
     public void A_write_the_old_primary_acknowledged_after_the_new_primary_took_one_is_split_brain()
     {
         // node2 acknowledges at 5.1 s; node1, the old primary, then acknowledges an insert begun at 5.5 s.
-        var operations = new[] { Op(1, 1, 4.0, 4.1), Op(2, 1, 5.0, 5.1, ackedBy: 2), Op(1, 2, 5.5, 5.6) };
-        var run = Run(operations, [new Key(1, 1), new Key(1, 2), new Key(2, 1)], [Fault(injected: 3, healed: 8, recovered: 9)]) with { WorkloadClients = [1, 2] };
+        var operations = new[] { Op(1, 1, 4.0, 4.1), Op(2, 1, 5.0, 5.1, ackedBy: 2), Op(1, 2, 5.5, 5.6), Op(1, 3, 8.1, 8.2, ackedBy: 2), Op(2, 2, 8.1, 8.2, ackedBy: 2) };
+        var run = Run(operations, [new Key(1, 1), new Key(1, 2), new Key(1, 3), new Key(2, 1), new Key(2, 2)], [Fault(injected: 3, healed: 8, recovered: 8.2)]) with { WorkloadEntries = new Dictionary<int, int> { [1] = 1, [2] = 2 } };
 
         var violation = Assert.Single(Checker.Check(run));
         Assert.Contains("old primary node1 acknowledged 1 writes begun after that", violation, StringComparison.Ordinal);
@@ -99,8 +99,8 @@ public sealed class CheckerTests
     [Fact]
     public void Writes_the_old_primary_acknowledged_before_the_new_one_took_over_are_fine()
     {
-        var operations = new[] { Op(1, 1, 4.0, 4.1), Op(1, 2, 4.2, 5.3), Op(2, 1, 5.0, 5.1, ackedBy: 2) };
-        var run = Run(operations, [new Key(1, 1), new Key(1, 2), new Key(2, 1)], [Fault(injected: 3, healed: 8, recovered: 9)]) with { WorkloadClients = [1, 2] };
+        var operations = new[] { Op(1, 1, 4.0, 4.1), Op(1, 2, 4.2, 5.3), Op(2, 1, 5.0, 5.1, ackedBy: 2), Op(1, 3, 8.1, 8.2, ackedBy: 2), Op(2, 2, 8.1, 8.2, ackedBy: 2) };
+        var run = Run(operations, [new Key(1, 1), new Key(1, 2), new Key(1, 3), new Key(2, 1), new Key(2, 2)], [Fault(injected: 3, healed: 8, recovered: 8.2)]) with { WorkloadEntries = new Dictionary<int, int> { [1] = 1, [2] = 2 } };
 
         Assert.Empty(Checker.Check(run));
     }
@@ -122,11 +122,14 @@ public sealed class CheckerTests
     [Fact]
     public void Clients_that_never_write_again_or_only_after_the_bound_are_flagged()
     {
-        var never = Clean() with { Faults = [Fault(3, 8, recovered: null)] };
-        var late = Clean() with { Faults = [Fault(3, 8, recovered: 8 + RunObservations.RecoveryBound.TotalSeconds + 1)] };
+        var entries = new Dictionary<int, int> { [1] = 1, [2] = 2 };
+        var never = Run([Op(1, 1, 8.5, 8.6)], [new Key(1, 1)], [Fault(3, 8, recovered: null)]) with { WorkloadEntries = entries };
+        var late = Run([Op(1, 1, 8.5, 8.6), Op(2, 1, 8.5, 39.0, ackedBy: 2)], [new Key(1, 1), new Key(2, 1)], [Fault(3, 8, recovered: 39)]) with { WorkloadEntries = entries };
+        var inTime = Run([Op(1, 1, 8.5, 8.6), Op(2, 1, 8.5, 37.0, ackedBy: 2)], [new Key(1, 1), new Key(2, 1)], [Fault(3, 8, recovered: 37)]) with { WorkloadEntries = entries };
 
-        Assert.Contains("never wrote again", Assert.Single(Checker.Recovery(never)), StringComparison.Ordinal);
-        Assert.Contains("only 31.00 s after the heal", Assert.Single(Checker.Recovery(late)), StringComparison.Ordinal);
+        Assert.Contains("client 2 (through node2) never wrote again", Assert.Single(Checker.Recovery(never)), StringComparison.Ordinal);
+        Assert.Contains("client 2 (through node2) wrote again only 31.00 s after the heal", Assert.Single(Checker.Recovery(late)), StringComparison.Ordinal);
+        Assert.Empty(Checker.Recovery(inTime));
     }
 
     [Fact]

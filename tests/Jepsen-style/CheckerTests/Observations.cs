@@ -26,7 +26,7 @@ internal static class Observations
     public static RunObservations Run(IReadOnlyList<Operation> operations, IReadOnlyList<Key> rows, IReadOnlyList<FaultRecord>? faults = null) =>
         new(
             operations,
-            [1],
+            new Dictionary<int, int> { [1] = 1 },
             faults ?? [],
             [new PrimarySample(TimeSpan.Zero, [1]), new PrimarySample(TimeSpan.FromSeconds(0.1), [1])],
             new Dictionary<int, IReadOnlyList<HistoryEntry>> { [1] = [Change(1, "node1")], [2] = [Change(1, "node1")], [3] = [Change(1, "node1")] },

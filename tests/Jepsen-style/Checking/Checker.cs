@@ -121,15 +121,24 @@ internal static class Checker
     {
         foreach (var fault in run.Faults)
         {
-            if (fault.Recovered is not { } recovered)
+            var firsts = run.FirstWritesAfterHeal(fault);
+            var silent = run.WorkloadEntries.Keys.Where(c => !firsts.ContainsKey(c)).Order().ToList();
+            if (fault.Recovered is null || silent.Count > 0)
             {
-                yield return $"fault {fault.Number} ({fault.Plan}): some client never wrote again after the heal";
+                yield return $"fault {fault.Number} ({fault.Plan}): {Clients(run, silent)} never wrote again after the heal";
+                continue;
             }
-            else if (recovered - fault.Healed > RunObservations.RecoveryBound)
+
+            var late = firsts.Values.Where(o => o.End - fault.Healed > RunObservations.RecoveryBound).OrderByDescending(o => o.End).ToList();
+            if (late.Count > 0)
             {
-                yield return $"fault {fault.Number} ({fault.Plan}): clients wrote again only {Seconds(recovered - fault.Healed)} s after the heal (bound {RunObservations.RecoveryBound.TotalSeconds} s)";
+                yield return $"fault {fault.Number} ({fault.Plan}): {Clients(run, late.Select(o => o.Key.Client))} wrote again only " +
+                    $"{Seconds(late[0].End - fault.Healed)} s after the heal (bound {RunObservations.RecoveryBound.TotalSeconds} s)";
             }
         }
+
+        static string Clients(RunObservations run, IEnumerable<int> clients) =>
+            "client " + string.Join(", ", clients.Select(c => $"{c} (through node{run.WorkloadEntries.GetValueOrDefault(c)})"));
     }
 
     /// <summary>
