@@ -72,9 +72,10 @@ internal sealed class JepsenRun
             {
                 faults.Add(await nemesis.RunAsync(i + 1, FirstProbeClient + i, schedule[i], cancellationToken));
             }
-            catch (TimeoutException ex)
+            catch (Exception ex) when (ex is TimeoutException or InvalidOperationException or NpgsqlException)
             {
-                violations.Add($"fault {i + 1} ({schedule[i]}): {ex.Message}");
+                // No further faults; what was written so far is still checked.
+                violations.Add($"fault {i + 1} ({schedule[i]}): {ex.GetType().Name}: {ex.Message}");
                 break;
             }
 

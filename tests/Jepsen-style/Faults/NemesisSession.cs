@@ -27,7 +27,7 @@ internal sealed class NemesisSession(LabCluster cluster, OperationLog operations
         var probe = new InsertClient(probeClient, cluster.DirectConnectionString(primary, commandTimeoutSeconds: 0), operations, log, cluster.Lab.NodeOf);
         var probing = Task.Run(() => probe.RunAsync(int.MaxValue, ProbePause, stopProbe.Token, abortProbe.Token), CancellationToken.None);
         ActiveFault? fault = null;
-        var healed = TimeSpan.Zero;
+        var wasHealed = false;
         try
         {
             await Task.Delay(500, cancellationToken);
@@ -35,8 +35,9 @@ internal sealed class NemesisSession(LabCluster cluster, OperationLog operations
             fault = await new Nemesis(cluster, _network).InjectAsync(plan, roles, cancellationToken);
             log.Line($"fault {number}: {plan}: {fault.Description}; {await _network.DescribeAsync(cancellationToken)}");
             await Task.Delay(plan.Duration, cancellationToken);
-            healed = log.Now;
+            var healed = log.Now;
             await fault.HealAsync(cancellationToken);
+            wasHealed = true;
             log.Line($"fault {number} healed; {await _network.DescribeAsync(cancellationToken)}");
             var recovered = await WaitForEveryClientAsync(healed, cancellationToken);
             log.Line(recovered is { } r ? $"fault {number}: every client wrote again {(r - healed).TotalSeconds:F2} s after the heal" : $"fault {number}: some client did not write within {RecoveryWait.TotalSeconds} s of the heal");
@@ -44,7 +45,7 @@ internal sealed class NemesisSession(LabCluster cluster, OperationLog operations
         }
         finally
         {
-            if (fault is not null && healed == TimeSpan.Zero)
+            if (fault is not null && !wasHealed)
             {
                 // Broken off between the fault and its heal: heal anyway, so nothing outlives the fault's bound.
                 await fault.HealAsync(CancellationToken.None);

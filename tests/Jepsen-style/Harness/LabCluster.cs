@@ -236,7 +236,7 @@ internal sealed class LabCluster : IAsyncDisposable
                     await ScalarAsync<int>(DirectConnectionString(n), "select 1", cancellationToken);
                     break;
                 }
-                catch (PostgresException) when (clock.Elapsed < TimeSpan.FromSeconds(60))
+                catch (NpgsqlException) when (clock.Elapsed < TimeSpan.FromSeconds(60))
                 {
                     await Task.Delay(250, cancellationToken);
                 }

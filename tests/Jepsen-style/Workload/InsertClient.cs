@@ -6,8 +6,9 @@ namespace PgRaft.JepsenStyle.Workload;
 
 /// <summary>
 /// One client inserting (client id, sequence) rows one at a time over one connection, opening a fresh connection after
-/// any error. It never retries a key and never cancels a statement: a cancelled wait for synchronous replication is
-/// reported to the client as a success, which would make an acknowledgement mean nothing.
+/// any error. It never retries a key, and cancels a statement only after <see cref="Watchdog"/> (counting it unknown
+/// whatever the answer): a cancelled wait for synchronous replication is reported to the client as a success, which
+/// would make an acknowledgement mean nothing.
 /// </summary>
 internal sealed class InsertClient(int id, string connectionString, OperationLog operations, RunLog clock, Func<IPAddress, int?> nodeOf)
 {
