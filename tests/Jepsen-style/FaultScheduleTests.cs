@@ -27,4 +27,12 @@ public sealed class FaultScheduleTests
         var violations = await new JepsenRun().RunAsync($"seeded random schedule, seed {seed}", Schedules.Random(seed, rounds * Knobs.FaultsPerRound), limit.Token);
         Assert.True(violations.Count == 0, $"seed {seed} (replay with PGRAFT_JEPSEN_SEED={seed} PGRAFT_JEPSEN_ROUNDS={rounds}); violations:\n" + string.Join("\n", violations));
     }
+
+    [Fact]
+    public async Task A_primary_partitioned_for_a_minute_is_back_in_the_cluster_within_the_recovery_bound_after_the_heal()
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+        var violations = await new JepsenRun().RunAsync("a primary partitioned for a minute", Schedules.LongPrimaryPartition(), limit.Token);
+        Assert.True(violations.Count == 0, "violations:\n" + string.Join("\n", violations));
+    }
 }

@@ -18,6 +18,15 @@ internal static class Schedules
         new(FaultKind.KillPostmaster, TargetRole.Primary, TimeSpan.Zero),
     ];
 
+    /// <summary>
+    /// One partition of the primary long enough for TCP's retransmission back-off (the RTO doubles up to 120 s) to
+    /// matter: a connection kept through the partition resumes only at its next retransmission, up to a minute after the heal.
+    /// </summary>
+    public static IReadOnlyList<FaultPlan> LongPrimaryPartition() =>
+    [
+        new(FaultKind.PartitionPrimary, TargetRole.Primary, TimeSpan.FromSeconds(60)),
+    ];
+
     /// <summary><paramref name="count"/> faults drawn from <paramref name="seed"/>: kind, role, duration, direction.</summary>
     public static IReadOnlyList<FaultPlan> Random(int seed, int count)
     {
