@@ -7,7 +7,7 @@ namespace PgRaft.JepsenStyle.Lab;
 /// </summary>
 internal sealed class NetworkFaults(NetworkLab lab)
 {
-    /// <summary>Drops everything the node receives from the other nodes and everything they receive from it.</summary>
+    /// <summary>Every node of one side and every node of the other stop hearing each other, both ways.</summary>
     public async Task PartitionAsync(IReadOnlyCollection<int> side, IReadOnlyCollection<int> otherSide, CancellationToken cancellationToken)
     {
         foreach (var a in side)
