@@ -93,8 +93,28 @@ internal sealed class JepsenRun
         return violations;
     }
 
-    /// <summary>Waits for a healthy cluster and for every node to have replayed a barrier row written after the workload stopped; then reads every copy.</summary>
+    /// <summary>
+    /// Waits for a healthy cluster and for every node to have replayed a barrier row written after the workload stopped;
+    /// then reads every copy. A failover in the middle (the barrier's commit or a read broken off) starts it again.
+    /// </summary>
     private static async Task<FinalState> ConvergeAsync(LabCluster cluster, RunLog log, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return await ConvergeOnceAsync(cluster, log, cancellationToken);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException && clock.Elapsed < 2 * Healthy)
+            {
+                log.Line($"convergence interrupted ({ex.GetType().Name}: {ex.Message}); starting it again");
+                await Task.Delay(1000, cancellationToken);
+            }
+        }
+    }
+
+    private static async Task<FinalState> ConvergeOnceAsync(LabCluster cluster, RunLog log, CancellationToken cancellationToken)
     {
         var primary = await cluster.WaitUntilHealthyAsync(Healthy, streaming: true, cancellationToken);
         var token = Guid.NewGuid().ToString("N");
