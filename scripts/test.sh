@@ -19,6 +19,7 @@ need_packages=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_packages+=(postgresql-15 postgresql-client-15)
 command -v setpriv >/dev/null || need_packages+=(util-linux)
 command -v ip >/dev/null || need_packages+=(iproute2)
+command -v iptables >/dev/null || need_packages+=(iptables)  # tests/Jepsen-style: network partitions
 command -v openssl >/dev/null || need_packages+=(openssl)
 command -v runuser >/dev/null || need_packages+=(util-linux)
 if [ ${#need_packages[@]} -gt 0 ]; then
