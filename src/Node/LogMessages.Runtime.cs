@@ -52,4 +52,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(EventId = 6031, Level = LogLevel.Information, Message = "Raft: learner {NodeId} caught up and is a voter now")]
     public static partial void LearnerPromoted(ILogger logger, string nodeId);
+
+    [LoggerMessage(EventId = 6032, Level = LogLevel.Information, Message = "Loop {Loop}: Raft leadership changed during the round ({Reason}); the next round goes to the new leader")]
+    public static partial void LoopLostLeader(ILogger logger, string loop, string reason);
 }

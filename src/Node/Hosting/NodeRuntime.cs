@@ -200,6 +200,11 @@ internal sealed partial class NodeRuntime : IAsyncDisposable
             {
                 return;
             }
+            catch (NotLeaderException ex)
+            {
+                // Leadership moved mid-round (a handover, an election): the next round asks the new leader.
+                LogMessages.LoopLostLeader(_logger, name, ex.Message);
+            }
             catch (Exception ex)
             {
                 LogMessages.LoopFailed(_logger, name, ex);
