@@ -6,6 +6,8 @@
 #          interleaved: each cell runs every target ROUNDS times in a shuffled order per round; prints medians.
 #        HAPROXIES="default splice" adds HAProxy configurations (default: the first is the reference for the ratios).
 #        PROBES=sockmap adds the in-kernel forwarding probe (sockmap-probe/: needs root and gcc).
+#        SSLMODE=disable runs pgbench with PGSSLMODE=disable for every target (libpq's default, prefer, opens each
+#          connection with an SSLRequest, answered N: this server has no TLS).
 # Ports: 26500-26999 on 127.0.0.1. Needs root or the postgres user; installs haproxy with apt-get if missing.
 set -euo pipefail
 
@@ -16,6 +18,8 @@ CLIENTS=${CLIENTS:-"1 8 32"}
 WORKLOADS=${WORKLOADS:-"select select-connect tpcb"}
 VARIANTS=${VARIANTS:-"epoll"}
 PROBES=${PROBES:-""}
+SSLMODE=${SSLMODE:-""}
+[ -n "$SSLMODE" ] && export PGSSLMODE=$SSLMODE
 SCALE=${SCALE:-10}
 PGBIN=/usr/lib/postgresql/15/bin
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 [ "$(id -u)" = 0 ] && chown postgres "$WORK"
 
-echo "# $(date -u '+%F %T') UTC, $(nproc) cores; load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(date -u '+%F %T') UTC, $(nproc) cores; load at start: $(cut -d' ' -f1-3 /proc/loadavg); pgbench sslmode: ${SSLMODE:-libpq default (prefer)}"
 as_postgres "$PGBIN/initdb" -D "$WORK/data" -A trust -U postgres --no-sync >/dev/null
 cat >>"$WORK/data/postgresql.conf" <<CONF
 port = $PG_PORT
