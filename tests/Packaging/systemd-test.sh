@@ -106,7 +106,9 @@ systemd_part() {
   local healthy=true
   for n in 1 2 3; do [ "$(api "$n" health)" = 200 ] || healthy=false; done
   check "systemd: /health answers 200 on all three" $healthy
-  out=$(on "$first" systemctl show -p StatusText --value pgraft)
+  # The status line follows the node within about a second of a change.
+  role_line() { out=$(on "$first" systemctl show -p StatusText --value pgraft); grep -q "^primary; cluster primary node$first" <<< "$out"; }
+  wait_until 10 role_line || true
   check "systemd: systemctl status shows pgraft's role line ($out)" grep -q "^primary; cluster primary node$first" <<< "$out"
 
   local main_before

@@ -9,7 +9,8 @@ internal sealed partial class NodeRuntime
     /// <summary>Every loop round has its own timeouts of a few seconds at most; a round this long is a hang.</summary>
     internal static readonly TimeSpan LoopStallLimit = TimeSpan.FromSeconds(15);
 
-    private static readonly TimeSpan SystemdStatusInterval = TimeSpan.FromSeconds(5);
+    // The status line is sent only when it changes, so checking every second costs nothing and keeps `systemctl status` current.
+    private static readonly TimeSpan SystemdStatusInterval = TimeSpan.FromSeconds(1);
 
     /// <summary>Loops whose rounds may rightly take minutes: the keeper, while it clones a standby with pg_basebackup.</summary>
     private static readonly FrozenSet<string> LongRoundLoops = FrozenSet.Create(StringComparer.Ordinal, "keeper");
