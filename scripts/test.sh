@@ -21,6 +21,8 @@ command -v setpriv >/dev/null || need_packages+=(util-linux)
 command -v ip >/dev/null || need_packages+=(iproute2)
 command -v iptables >/dev/null || need_packages+=(iptables)  # tests/Jepsen-style: network partitions
 command -v openssl >/dev/null || need_packages+=(openssl)
+# The dashboard's end-to-end test renders it in a real headless browser.
+[ -x /usr/bin/chromium ] || need_packages+=(chromium)
 command -v runuser >/dev/null || need_packages+=(util-linux)
 if [ ${#need_packages[@]} -gt 0 ]; then
   log "installing ${need_packages[*]}"

@@ -132,6 +132,45 @@ public sealed partial class ApiEndpointTests(ClusterFixture cluster, ITestOutput
     }
 
     [Fact]
+    public async Task The_dashboard_renders_every_member_and_the_sentinel_in_a_real_browser()
+    {
+        const string browser = "/usr/bin/chromium";
+        Assert.True(File.Exists(browser), $"{browser} is missing: install Debian's chromium (scripts/test.sh does)");
+        var primary = await cluster.WaitUntilHealthyAsync(TimeSpan.FromSeconds(120));
+        var profile = Path.Combine(cluster.Root, "chromium-profile");
+        var start = new System.Diagnostics.ProcessStartInfo(browser) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[]
+        {
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", $"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom",
+            $"http://127.0.0.1:{ClusterFixture.ApiPort(primary)}/dashboard",
+        })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var dom = process.StandardOutput.ReadToEndAsync();
+        _ = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), "chromium did not finish within 60 s");
+        var html = await dom;
+        output.WriteLine(html.Length > 4000 ? html[..4000] : html);
+
+        // The page's script ran, fetched /cluster and /cluster/nodes and drew them.
+        Assert.Contains($"primary node{primary} · generation", html, StringComparison.Ordinal);
+        for (var n = 1; n <= ClusterFixture.Nodes; n++)
+        {
+            Assert.Contains($"<td>node{n}</td>", html, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("<td>primary</td>", html, StringComparison.Ordinal);
+        Assert.Contains("bootstrap", html, StringComparison.Ordinal);
+        // The script's own text is in the dump too: look at what it put into the page's elements.
+        Assert.Matches(@"<div id=""sentinel""[^>]*>[A-Za-z]+ \(on node\d\): [^<]+</div>", html);
+        Assert.Matches(@"<span id=""status"">updated [^<]+</span>", html);
+    }
+
+    [Fact]
     public async Task History_config_and_the_dashboard_are_served_to_anyone_who_asks()
     {
         var primary = await cluster.WaitUntilHealthyAsync(TimeSpan.FromSeconds(120));
