@@ -47,6 +47,12 @@ internal static partial class LogMessages
     [LoggerMessage(EventId = 6013, Level = LogLevel.Information, Message = "Proxy read-write now routes to {Target} ({Why})")]
     public static partial void ReadWriteRouteChanged(ILogger logger, string target, string why);
 
+    [LoggerMessage(EventId = 6020, Level = LogLevel.Information, Message = "Replication slot {Slot} dropped: {Reason}")]
+    public static partial void SlotDropped(ILogger logger, string slot, string reason);
+
+    [LoggerMessage(EventId = 6021, Level = LogLevel.Information, Message = "Replication slot {Slot} made ({Reservation})")]
+    public static partial void SlotCreated(ILogger logger, string slot, string reservation);
+
     [LoggerMessage(EventId = 6030, Level = LogLevel.Warning, Message = "{NodeId} is not a member of the cluster (yet): on a member run `pgraft member add {NodeId} --raft {RaftAddress}`")]
     public static partial void NotAMember(ILogger logger, string nodeId, string raftAddress);
 

@@ -49,6 +49,8 @@ internal sealed record SpecPatch
     public ImmutableSortedDictionary<string, string?>? PostgresParameters { get; init; }
 
     public ImmutableList<string>? ExtraHbaLines { get; init; }
+    public ImmutableList<string>? PermanentSlots { get; init; }
+    public ImmutableList<string>? IgnoreSlots { get; init; }
     public bool? ReadOnlyFallbackToPrimary { get; init; }
 
     public ClusterSpec ApplyTo(ClusterSpec spec)
@@ -74,6 +76,8 @@ internal sealed record SpecPatch
             MaxReplicaLag = MaxReplicaLag ?? spec.MaxReplicaLag,
             PostgresParameters = parameters,
             ExtraHbaLines = ExtraHbaLines ?? spec.ExtraHbaLines,
+            PermanentSlots = PermanentSlots ?? spec.PermanentSlots,
+            IgnoreSlots = IgnoreSlots ?? spec.IgnoreSlots,
             ReadOnlyFallbackToPrimary = ReadOnlyFallbackToPrimary ?? spec.ReadOnlyFallbackToPrimary,
         };
     }

@@ -52,6 +52,18 @@ internal sealed record ClusterSpec
 
     public ImmutableList<string> ExtraHbaLines { get; init; } = [];
 
+    /// <summary>
+    /// Physical slots for the operator's own consumers (pg_receivewal, a backup or CDC tool): every server keeps them, the
+    /// primary's reserve WAL, and they move with the primary on a failover. Patroni's permanent slots.
+    /// </summary>
+    public ImmutableList<string> PermanentSlots { get; init; } = [];
+
+    /// <summary>
+    /// Physical slots PgRaft never drops nor makes: exact names, or a prefix ending in <c>*</c>. Any other inactive slot
+    /// no member or permanent entry uses is dropped on the primary, as it holds WAL back for nobody (Patroni's ignore_slots).
+    /// </summary>
+    public ImmutableList<string> IgnoreSlots { get; init; } = [];
+
     /// <summary>Maintenance: no automatic failover.</summary>
     public bool Paused { get; init; }
 
@@ -130,8 +142,34 @@ internal sealed record ClusterSpec
             }
         }
 
+        foreach (var name in PermanentSlots.Where(n => !IsSlotName(n)))
+        {
+            errors.Add($"permanent slot '{name}' is not a slot name: 1-63 characters of a-z, 0-9 and '_'");
+        }
+
+        foreach (var name in PermanentSlots.GroupBy(n => n, StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            errors.Add($"permanent slot '{name.Key}' is listed twice");
+        }
+
+        foreach (var pattern in IgnoreSlots.Where(p => !IsSlotName(p.EndsWith('*') ? p[..^1] : p) && p != "*"))
+        {
+            errors.Add($"ignored slot '{pattern}' is not a slot name or a prefix ending in '*' (a-z, 0-9 and '_')");
+        }
+
+        foreach (var name in PermanentSlots.Where(IsIgnoredSlot))
+        {
+            errors.Add($"slot '{name}' is both permanent and ignored: PgRaft cannot keep a slot it must leave alone; take it out of one list");
+        }
+
         return errors;
     }
+
+    /// <summary>Whether <paramref name="slot"/> matches an <see cref="IgnoreSlots"/> entry.</summary>
+    public bool IsIgnoredSlot(string slot) =>
+        IgnoreSlots.Any(p => p.EndsWith('*') ? slot.StartsWith(p[..^1], StringComparison.Ordinal) : slot == p);
+
+    private static bool IsSlotName(string name) => name.Length is > 0 and <= 63 && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_');
 
     public bool Equals(ClusterSpec? other) =>
         other is not null
@@ -141,6 +179,8 @@ internal sealed record ClusterSpec
         && MaxLagOnFailover == other.MaxLagOnFailover && MaxReplicaLag == other.MaxReplicaLag
         && CollectionEquality.DictionaryEquals(PostgresParameters, other.PostgresParameters)
         && CollectionEquality.SequenceEquals(ExtraHbaLines, other.ExtraHbaLines)
+        && CollectionEquality.SequenceEquals(PermanentSlots, other.PermanentSlots)
+        && CollectionEquality.SequenceEquals(IgnoreSlots, other.IgnoreSlots)
         && Paused == other.Paused && ReadOnlyFallbackToPrimary == other.ReadOnlyFallbackToPrimary;
 
     public override int GetHashCode() => HashCode.Combine(FailTimeout, LeaseTimeout, Mode, SyncStandbyCount, Paused);

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using PgRaft.PgControl.Instance;
 
 namespace PgRaft.Node.Cluster;
 
@@ -56,6 +57,11 @@ internal static class ClusterStateApplier
                 "under the longer timing; set lower values in the bootstrap spec of a new cluster");
         }
 
+        foreach (var member in state.Members.Keys.Where(id => spec.PermanentSlots.Contains(PostgresInstance.SlotNameFor(id))))
+        {
+            errors.Add($"permanent slot '{PostgresInstance.SlotNameFor(member)}' is member {member}'s own slot: give the operator's slot another name");
+        }
+
         return errors.Count > 0
             ? Reject(state, "invalid spec: " + string.Join("; ", errors))
             : (state with { Spec = spec }, CommandResult.Applied(message));
@@ -72,6 +78,11 @@ internal static class ClusterStateApplier
         if (errors.Count > 0)
         {
             return Reject(state, "invalid member: " + string.Join("; ", errors));
+        }
+
+        if (state.Spec.PermanentSlots.Contains(PostgresInstance.SlotNameFor(member.NodeId)))
+        {
+            return Reject(state, $"member {member.NodeId} would use slot '{PostgresInstance.SlotNameFor(member.NodeId)}', a permanent slot of the spec: rename that slot first or pick another node id");
         }
 
         return state.Members.ContainsKey(member.NodeId)

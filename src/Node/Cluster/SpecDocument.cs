@@ -16,10 +16,11 @@ internal static class SpecDocument
 
     private static readonly string[] DurationKeys = ["tick", "failTimeout", "leaseTimeout", "driftMargin", "fenceMargin", "proxyHoldTimeout", "switchoverTimeout"];
     private static readonly string[] SizeKeys = ["maxLagOnFailover", "maxReplicaLag"];
+    private static readonly string[] SlotListKeys = ["permanentSlots", "ignoreSlots"];
 
     /// <summary>Every key the document has, in the order it is printed.</summary>
     public static readonly IReadOnlyList<string> Keys =
-        [.. DurationKeys, "mode", "syncStandbyCount", .. SizeKeys, "readOnlyFallbackToPrimary", "postgresParameters", "extraHbaLines"];
+        [.. DurationKeys, "mode", "syncStandbyCount", .. SizeKeys, "readOnlyFallbackToPrimary", "postgresParameters", "extraHbaLines", .. SlotListKeys];
 
     public static string Render(ClusterSpec spec) => ToJson(spec).ToJsonString(Indented) + "\n";
 
@@ -43,7 +44,9 @@ internal static class SpecDocument
         document["maxReplicaLag"] = FormatSize(spec.MaxReplicaLag);
         document["readOnlyFallbackToPrimary"] = spec.ReadOnlyFallbackToPrimary;
         document["postgresParameters"] = parameters;
-        document["extraHbaLines"] = new JsonArray([.. spec.ExtraHbaLines.Select(l => (JsonNode?)JsonValue.Create(l))]);
+        document["extraHbaLines"] = StringArray(spec.ExtraHbaLines);
+        document["permanentSlots"] = StringArray(spec.PermanentSlots);
+        document["ignoreSlots"] = StringArray(spec.IgnoreSlots);
         return document;
     }
 
@@ -103,6 +106,15 @@ internal static class SpecDocument
 
                     spec = spec with { ExtraHbaLines = [.. lines.Select(l => l!.GetValue<string>())] };
                     break;
+                case "permanentSlots" or "ignoreSlots":
+                    if (node is not JsonArray slots || slots.Any(l => l is not JsonValue v || v.GetValueKind() != JsonValueKind.String))
+                    {
+                        errors.Add($"{key} must be an array of slot names, e.g. [\"archiver\"]");
+                        break;
+                    }
+
+                    spec = SetSlotList(spec, key, [.. slots.Select(l => l!.GetValue<string>())]);
+                    break;
                 case "paused":
                     errors.Add("paused is not set here: use `pgraft pause` and `pgraft resume`");
                     break;
@@ -149,6 +161,12 @@ internal static class SpecDocument
             return TryParseDuration(value, out var duration)
                 ? SetDuration(spec, name, duration)
                 : Fail($"{name} '{value}' is not a duration: write e.g. 1500ms, 1.5s, 2m", out error);
+        }
+
+        if (SlotListKeys.Contains(name))
+        {
+            // --set permanentSlots=archiver,cdc replaces the list; an empty value clears it.
+            return SetSlotList(spec, name, [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]);
         }
 
         if (SizeKeys.Contains(name))
@@ -202,6 +220,8 @@ internal static class SpecDocument
             MaxReplicaLag = Changed(before.MaxReplicaLag, after.MaxReplicaLag),
             PostgresParameters = parameters.Count > 0 ? parameters.ToImmutable() : null,
             ExtraHbaLines = before.ExtraHbaLines.SequenceEqual(after.ExtraHbaLines) ? null : after.ExtraHbaLines,
+            PermanentSlots = before.PermanentSlots.SequenceEqual(after.PermanentSlots) ? null : after.PermanentSlots,
+            IgnoreSlots = before.IgnoreSlots.SequenceEqual(after.IgnoreSlots) ? null : after.IgnoreSlots,
             ReadOnlyFallbackToPrimary = Changed(before.ReadOnlyFallbackToPrimary, after.ReadOnlyFallbackToPrimary),
         };
         return patch == new SpecPatch() ? null : patch;
@@ -230,6 +250,12 @@ internal static class SpecDocument
             {
                 lines.AddRange(before.ExtraHbaLines.Except(after.ExtraHbaLines).Select(l => $"extraHbaLines: - {l}"));
                 lines.AddRange(after.ExtraHbaLines.Except(before.ExtraHbaLines).Select(l => $"extraHbaLines: + {l}"));
+            }
+            else if (SlotListKeys.Contains(key))
+            {
+                var (old, next) = key == "permanentSlots" ? (before.PermanentSlots, after.PermanentSlots) : (before.IgnoreSlots, after.IgnoreSlots);
+                lines.AddRange(old.Except(next).Select(l => $"{key}: - {l}"));
+                lines.AddRange(next.Except(old).Select(l => $"{key}: + {l}"));
             }
             else if (a[key]!.ToJsonString() != b[key]!.ToJsonString())
             {
@@ -343,6 +369,11 @@ internal static class SpecDocument
             _ => null,
         }
         : null;
+
+    private static JsonArray StringArray(IEnumerable<string> values) => new([.. values.Select(v => (JsonNode?)JsonValue.Create(v))]);
+
+    private static ClusterSpec SetSlotList(ClusterSpec spec, string key, ImmutableList<string> names) =>
+        key == "permanentSlots" ? spec with { PermanentSlots = names } : spec with { IgnoreSlots = names };
 
     private static string Plain(JsonNode? node) => Scalar(node) ?? node?.ToJsonString() ?? "null";
 

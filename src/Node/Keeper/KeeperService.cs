@@ -458,11 +458,17 @@ internal sealed class KeeperService(
         {
             await postgres.DropSlotAsync(slot.Name, cancellationToken);
             dropped.Add(slot.Name);
+            LogMessages.SlotDropped(logger, slot.Name, SlotPlanner.DropReason(current, runsAsPrimary, slot, wanted));
         }
 
         foreach (var slot in wanted.Except(existing.Select(s => s.Name).Except(dropped)))
         {
-            await postgres.CreateSlotAsync(slot, SlotPlanner.ReserveOnCreate(runsAsPrimary), cancellationToken);
+            var reserve = SlotPlanner.ReserveOnCreate(runsAsPrimary);
+            await postgres.CreateSlotAsync(slot, reserve, cancellationToken);
+            if (current.Spec.PermanentSlots.Contains(slot) || dropped.Contains(slot))
+            {
+                LogMessages.SlotCreated(logger, slot, reserve ? "reserving WAL from now" : "holding no WAL until a consumer streams through it");
+            }
         }
     }
 

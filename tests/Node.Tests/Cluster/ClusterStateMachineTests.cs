@@ -58,6 +58,32 @@ public sealed class ClusterStateMachineTests
     }
 
     [Fact]
+    public void Slot_lists_are_checked_against_slot_names_each_other_and_the_members_slots()
+    {
+        var machine = Fixtures.NewMachine();
+        Fixtures.ApplyAll(machine, new AddMember(Fixtures.Member("node1")));
+
+        var bad = Fixtures.ApplyAll(machine, new PatchSpec(new SpecPatch { PermanentSlots = ["Archiver", "ok", "ok"], IgnoreSlots = ["cdc-*", "ok"] }))[0];
+        Assert.Equal(CommandOutcome.Rejected, bad.Outcome);
+        Assert.Contains("permanent slot 'Archiver' is not a slot name", bad.Message, StringComparison.Ordinal);
+        Assert.Contains("permanent slot 'ok' is listed twice", bad.Message, StringComparison.Ordinal);
+        Assert.Contains("ignored slot 'cdc-*' is not a slot name", bad.Message, StringComparison.Ordinal);
+        Assert.Contains("slot 'ok' is both permanent and ignored", bad.Message, StringComparison.Ordinal);
+
+        var members = Fixtures.ApplyAll(machine, new PatchSpec(new SpecPatch { PermanentSlots = ["node1"] }))[0];
+        Assert.Equal(CommandOutcome.Rejected, members.Outcome);
+        Assert.Contains("is member node1's own slot", members.Message, StringComparison.Ordinal);
+
+        Assert.True(Fixtures.ApplyAll(machine, new PatchSpec(new SpecPatch { PermanentSlots = ["archiver"], IgnoreSlots = ["cdc_*"] }))[0].IsApplied);
+        var clash = Fixtures.ApplyAll(machine, new AddMember(Fixtures.Member("archiver")))[0];
+        Assert.Equal(CommandOutcome.Rejected, clash.Outcome);
+        Assert.Contains("a permanent slot of the spec", clash.Message, StringComparison.Ordinal);
+        Assert.Equal(["archiver"], machine.Current.Spec.PermanentSlots);
+        Assert.True(machine.Current.Spec.IsIgnoredSlot("cdc_orders"));
+        Assert.Single(machine.Current.Members);
+    }
+
+    [Fact]
     public void A_view_change_computed_from_a_stale_generation_is_rejected()
     {
         var machine = Fixtures.NewMachine();

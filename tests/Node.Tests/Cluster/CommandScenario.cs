@@ -58,6 +58,8 @@ internal static class CommandScenario
                         SyncStandbyCount = random.Next(0, 3),
                         FailTimeout = TimeSpan.FromMilliseconds(random.Next(500, 3000)),
                         ExtraHbaLines = random.Next(2) == 0 ? [] : ["host all all 10.0.0.0/8 scram-sha-256"],
+                        PermanentSlots = random.Next(3) switch { 0 => [], 1 => ["archiver"], _ => ["n" + random.Next(1, 6)] },
+                        IgnoreSlots = random.Next(2) == 0 ? [] : ["cdc_*"],
                     })
                     : new PatchSpec(new SpecPatch
                     {

@@ -9,6 +9,8 @@ public sealed class SpecDocumentTests
     {
         PostgresParameters = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, [new KeyValuePair<string, string>("work_mem", "8MB")]),
         ExtraHbaLines = ["host all all 10.0.0.0/8 scram-sha-256"],
+        PermanentSlots = ["archiver"],
+        IgnoreSlots = ["cdc_*"],
     };
 
     [Fact]
@@ -104,5 +106,27 @@ public sealed class SpecDocumentTests
         Assert.Equal(after, patch.ApplyTo(Spec));
         Assert.Equal(["failTimeout: 1s -> 2s", "postgresParameters.shared_buffers: (not set) -> 256MB", "postgresParameters.work_mem: 8MB -> (removed)"], SpecDocument.Describe(Spec, after));
         Assert.Null(SpecDocument.Patch(Spec, Spec with { }));
+    }
+
+    [Fact]
+    public void Slot_lists_are_set_from_a_comma_list_described_and_patched_alone()
+    {
+        var after = SpecDocument.Set(ClusterSpec.Default, "permanentSlots", " archiver, cdc_main ", out var error);
+        Assert.Null(error);
+        Assert.Equal(["archiver", "cdc_main"], after!.PermanentSlots);
+        after = SpecDocument.Set(after, "ignoreslots", "tool_*", out _)!;
+        Assert.Equal(["tool_*"], after.IgnoreSlots);
+
+        Assert.Equal(["permanentSlots: + archiver", "permanentSlots: + cdc_main", "ignoreSlots: + tool_*"], SpecDocument.Describe(ClusterSpec.Default, after));
+        var patch = SpecDocument.Patch(ClusterSpec.Default, after)!;
+        Assert.Equal(after, patch.ApplyTo(ClusterSpec.Default));
+        Assert.Null(patch.ExtraHbaLines);
+        Assert.Null(patch.Mode);
+
+        Assert.Empty(SpecDocument.Set(after, "permanentSlots", "", out _)!.PermanentSlots);
+
+        var errors = new List<string>();
+        SpecDocument.Parse(ClusterSpec.Default, """{ "permanentSlots": "archiver" }""", errors);
+        Assert.Contains("permanentSlots must be an array of slot names", Assert.Single(errors), StringComparison.Ordinal);
     }
 }

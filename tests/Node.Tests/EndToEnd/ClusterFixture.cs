@@ -212,6 +212,33 @@ public sealed class ClusterFixture : IAsyncLifetime
         return (T)(await command.ExecuteScalarAsync())!;
     }
 
+    /// <summary>Polls <paramref name="condition"/> every 250 ms; a server restarting (an Npgsql error) is asked again.</summary>
+    public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (NpgsqlException)
+            {
+                // A server restarting or still starting: ask again.
+            }
+
+            if (clock.Elapsed > timeout)
+            {
+                throw new TimeoutException($"condition not met within {timeout.TotalSeconds} s; logs:\n{LogTails()}");
+            }
+
+            await Task.Delay(250);
+        }
+    }
+
     public string LogTails()
     {
         var text = new StringBuilder();

@@ -395,19 +395,7 @@ public sealed class FailoverTests(ClusterFixture cluster, ITestOutputHelper outp
         return ids;
     }
 
-    private async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout)
-            {
-                throw new TimeoutException($"condition not met within {timeout.TotalSeconds} s; logs:\n{cluster.LogTails()}");
-            }
-
-            await Task.Delay(250);
-        }
-    }
+    private Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout) => cluster.WaitUntilAsync(condition, timeout);
 
     private static void Signal(int pid, string signal)
     {

@@ -80,17 +80,5 @@ public sealed class MembershipTests(ClusterFixture cluster, ITestOutputHelper ou
         return document.RootElement.GetProperty("view").GetProperty("sync").GetProperty("standbys").EnumerateArray().Select(e => e.GetString()!).ToHashSet();
     }
 
-    private async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"condition not met within {timeout.TotalSeconds} s; logs:\n{cluster.LogTails()}");
-            }
-
-            await Task.Delay(250);
-        }
-    }
+    private Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout) => cluster.WaitUntilAsync(condition, timeout);
 }

@@ -79,6 +79,58 @@ public sealed class OperatorCommandTests(ClusterFixture cluster, ITestOutputHelp
     }
 
     [Fact]
+    public async Task Permanent_slots_are_made_on_every_server_ignored_slots_are_kept_and_other_unknown_ones_dropped_on_the_primary()
+    {
+        var primary = await cluster.WaitUntilHealthyAsync(Recovery);
+        var standbys = Enumerable.Range(1, ClusterFixture.Nodes).Where(n => n != primary).ToList();
+        async Task<string?> RestartLsnAsync(int node, string slot) =>
+            await cluster.ScalarAsync<object>(ClusterFixture.PostgresPort(node), $"select coalesce((select coalesce(restart_lsn::text, 'none') from pg_replication_slots where slot_name = '{slot}'), 'missing')") as string;
+
+        try
+        {
+            var (exit, text, error) = Pgraft(standbys[0], "edit-config", "--set", "permanentSlots=e2e_archiver", "--set", "ignoreSlots=e2e_keep_*", "--force");
+            Assert.True(exit == 0, error);
+            Assert.Contains("permanentSlots: + e2e_archiver", text, StringComparison.Ordinal);
+            Assert.Contains("ignoreSlots: + e2e_keep_*", text, StringComparison.Ordinal);
+
+            // The primary's reserves WAL for its consumer; the standbys' hold nothing until they are promoted.
+            await WaitUntilAsync(async () =>
+                await RestartLsnAsync(primary, "e2e_archiver") is not ("missing" or "none")
+                && (await Task.WhenAll(standbys.Select(n => RestartLsnAsync(n, "e2e_archiver")))).All(lsn => lsn == "none"),
+                TimeSpan.FromSeconds(30));
+
+            // An operator's own slots: an ignored one stays, an unknown inactive one goes (it would hold WAL for nobody).
+            await ExecuteAsync(ClusterFixture.PostgresPort(primary), "select pg_create_physical_replication_slot('e2e_keep_tool', true)");
+            await ExecuteAsync(ClusterFixture.PostgresPort(primary), "select pg_create_physical_replication_slot('e2e_stray', true)");
+            await WaitUntilAsync(async () => await RestartLsnAsync(primary, "e2e_stray") == "missing", TimeSpan.FromSeconds(30));
+            Assert.NotEqual("missing", await RestartLsnAsync(primary, "e2e_keep_tool"));
+            Assert.NotEqual("missing", await RestartLsnAsync(primary, "e2e_archiver"));
+
+            var bad = Pgraft(standbys[0], "edit-config", "--set", "permanentSlots=e2e-archiver", "--force");
+            Assert.Equal(2, bad.ExitCode);
+            Assert.Contains("permanent slot 'e2e-archiver' is not a slot name", bad.Error, StringComparison.Ordinal);
+            var both = Pgraft(standbys[0], "edit-config", "--set", "permanentSlots=e2e_keep_x", "--force");
+            Assert.Equal(2, both.ExitCode);
+            Assert.Contains("both permanent and ignored", both.Error, StringComparison.Ordinal);
+
+            // Checked by the leader against the members: a member's own slot name is refused there.
+            var member = Pgraft(standbys[0], "edit-config", "--set", $"permanentSlots=node{primary}", "--force");
+            Assert.Equal(1, member.ExitCode);
+            Assert.Contains($"is member node{primary}'s own slot", member.Error, StringComparison.Ordinal);
+            Assert.Equal("e2e_archiver", JsonDocument.Parse(Pgraft(primary, "show-config").Output).RootElement.GetProperty("permanentSlots")[0].GetString());
+        }
+        finally
+        {
+            Pgraft(standbys[0], "edit-config", "--set", "permanentSlots=", "--set", "ignoreSlots=", "--force");
+            await ExecuteAsync(ClusterFixture.PostgresPort(primary), "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name like 'e2e_%' and not active");
+            foreach (var standby in standbys)
+            {
+                await ExecuteAsync(ClusterFixture.PostgresPort(standby), "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name like 'e2e_%' and not active");
+            }
+        }
+    }
+
+    [Fact]
     public async Task Restart_restarts_a_standby_and_then_the_primary_in_place_without_a_failover()
     {
         var primary = await cluster.WaitUntilHealthyAsync(Recovery);
@@ -210,29 +262,5 @@ public sealed class OperatorCommandTests(ClusterFixture cluster, ITestOutputHelp
         await command.ExecuteNonQueryAsync();
     }
 
-    private async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (NpgsqlException)
-            {
-                // A server restarting or still starting: ask again.
-            }
-
-            if (clock.Elapsed > timeout)
-            {
-                throw new TimeoutException($"condition not met within {timeout.TotalSeconds} s; logs:\n{cluster.LogTails()}");
-            }
-
-            await Task.Delay(250);
-        }
-    }
+    private Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout) => cluster.WaitUntilAsync(condition, timeout);
 }

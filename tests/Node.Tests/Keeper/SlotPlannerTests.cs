@@ -57,4 +57,43 @@ public sealed class SlotPlannerTests
         Assert.True(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("gone_member", false, null), wanted));
         Assert.False(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("node3", false, new Lsn(0x5000000)), wanted));
     }
+
+    [Fact]
+    public void Permanent_slots_are_kept_on_every_server_reserving_on_the_primary_only()
+    {
+        var state = Cascade() with { Spec = ClusterSpec.Default with { PermanentSlots = ["archiver"] } };
+        Assert.Contains("archiver", SlotPlanner.Wanted("node1", state));
+        Assert.Contains("archiver", SlotPlanner.Wanted("node2", state));
+        var held = new Lsn(0x5000000);
+
+        // The primary keeps a reserving one, and makes again one a standby made without a reservation (after a promotion).
+        Assert.False(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("archiver", false, held), SlotPlanner.Wanted("node1", state)));
+        Assert.True(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("archiver", false, null), SlotPlanner.Wanted("node1", state)));
+        Assert.Contains("made again reserving", SlotPlanner.DropReason(state, true, new ReplicationSlot("archiver", false, null), SlotPlanner.Wanted("node1", state)), StringComparison.Ordinal);
+
+        // A standby keeps an unreserved one, and makes again without one that holds WAL (left from when it was primary).
+        Assert.False(SlotPlanner.MayDrop("node2", state, false, new ReplicationSlot("archiver", false, null), SlotPlanner.Wanted("node2", state)));
+        Assert.True(SlotPlanner.MayDrop("node2", state, false, new ReplicationSlot("archiver", false, held), SlotPlanner.Wanted("node2", state)));
+
+        // Never while a consumer streams through it.
+        Assert.False(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("archiver", true, null), SlotPlanner.Wanted("node1", state)));
+        Assert.False(SlotPlanner.MayDrop("node2", state, false, new ReplicationSlot("archiver", true, held), SlotPlanner.Wanted("node2", state)));
+    }
+
+    [Fact]
+    public void Ignored_slots_are_never_dropped_by_name_or_prefix_while_other_unknown_ones_go_on_the_primary()
+    {
+        var state = Cascade() with { Spec = ClusterSpec.Default with { IgnoreSlots = ["backup_tool", "cdc_*"] } };
+        var wanted = SlotPlanner.Wanted("node1", state);
+        Assert.False(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("backup_tool", false, new Lsn(0x5000000)), wanted));
+        Assert.False(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("cdc_orders", false, null), wanted));
+        Assert.True(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("backup_tool2", false, null), wanted));
+        Assert.True(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("cdc", false, null), wanted));
+        Assert.Contains("ignoreSlots", SlotPlanner.DropReason(state, true, new ReplicationSlot("cdc", false, null), wanted), StringComparison.Ordinal);
+        Assert.DoesNotContain("backup_tool", wanted);
+
+        // Everything ignored: the primary drops no unknown slot at all.
+        var all = state with { Spec = ClusterSpec.Default with { IgnoreSlots = ["*"] } };
+        Assert.False(SlotPlanner.MayDrop("node1", all, true, new ReplicationSlot("anything", false, null), SlotPlanner.Wanted("node1", all)));
+    }
 }
