@@ -22,9 +22,10 @@ public sealed class FaultScheduleTests
     {
         var seed = Knobs.Seed;
         var rounds = Knobs.Rounds;
-        Console.WriteLine($"seed {seed}, {rounds} round(s) of {Knobs.FaultsPerRound} faults; replay with PGRAFT_JEPSEN_SEED={seed} PGRAFT_JEPSEN_ROUNDS={rounds}");
+        var only = Knobs.Faults;
+        Console.WriteLine($"seed {seed}, {rounds} round(s) of {Knobs.FaultsPerRound} faults{(only is null ? "" : $" of {string.Join(", ", only)} only")}; replay with PGRAFT_JEPSEN_SEED={seed} PGRAFT_JEPSEN_ROUNDS={rounds}");
         using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(10 + 3 * rounds * Knobs.FaultsPerRound));
-        var violations = await new JepsenRun().RunAsync($"seeded random schedule, seed {seed}", Schedules.Random(seed, rounds * Knobs.FaultsPerRound), limit.Token);
+        var violations = await new JepsenRun().RunAsync($"seeded random schedule, seed {seed}", Schedules.Random(seed, rounds * Knobs.FaultsPerRound, only), limit.Token);
         Assert.True(violations.Count == 0, $"seed {seed} (replay with PGRAFT_JEPSEN_SEED={seed} PGRAFT_JEPSEN_ROUNDS={rounds}); violations:\n" + string.Join("\n", violations));
     }
 

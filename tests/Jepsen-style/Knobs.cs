@@ -25,4 +25,8 @@ internal static class Knobs
     public static int Rounds => Environment.GetEnvironmentVariable("PGRAFT_JEPSEN_ROUNDS") is { Length: > 0 } text
         ? Math.Max(1, int.Parse(text, CultureInfo.InvariantCulture))
         : 1;
+
+    /// <summary>PGRAFT_JEPSEN_FAULTS: the only Kind:Role pairs the seeded schedule draws (default: all), for a soak of one kind.</summary>
+    public static IReadOnlyList<(Faults.FaultKind Kind, Faults.TargetRole Role)>? Faults =>
+        Environment.GetEnvironmentVariable("PGRAFT_JEPSEN_FAULTS") is { Length: > 0 } text ? PgRaft.JepsenStyle.Faults.Schedules.ParseFaults(text) : null;
 }

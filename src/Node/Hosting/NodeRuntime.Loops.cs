@@ -54,6 +54,7 @@ internal sealed partial class NodeRuntime
     /// <summary>Sends a report to the leader; returns the leader's clock reading from its ack (null when no leader took it).</summary>
     private async Task<LeaderClockReading?> SendReportAsync(KeeperReport report, CancellationToken cancellationToken)
     {
+        var leaderChange = Volatile.Read(ref _leaderChange).Token;
         var address = LeaderApiAddress(out var isSelf);
         ReportAck ack;
         if (isSelf)
@@ -62,7 +63,8 @@ internal sealed partial class NodeRuntime
         }
         else if (address is not null)
         {
-            ack = await _leaderClient.ReportAsync(address, report, RemoteCallTimeout, cancellationToken);
+            using var untilLeaderChanges = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, leaderChange);
+            ack = await _leaderClient.ReportAsync(address, report, RemoteCallTimeout, untilLeaderChanges.Token);
         }
         else
         {
@@ -113,6 +115,7 @@ internal sealed partial class NodeRuntime
 
         var generation = state.View.Generation;
         var request = new LeaseRequest(_options.NodeId, generation);
+        var leaderChange = Volatile.Read(ref _leaderChange).Token;
         var address = LeaderApiAddress(out var isSelf);
         if (address is null && !isSelf)
         {
@@ -123,7 +126,7 @@ internal sealed partial class NodeRuntime
         LeaseResponse response;
         try
         {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, leaderChange);
             deadline.CancelAfter(_lease.Holder.RenewInterval);
             response = isSelf
                 ? await GrantLeaseAsync(request, deadline.Token)
@@ -131,7 +134,10 @@ internal sealed partial class NodeRuntime
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            LogMessages.LeaderUnreachable(_logger, _raft.LeaderId, "lease", ex.Message);
+            // No answer from this leader: ask again at the loop's next turn (50 ms, or at once when the leader changes)
+            // rather than a renew interval later, as the lease may be running out.
+            _lease.RenewNow();
+            LogMessages.LeaderUnreachable(_logger, _raft.LeaderId, "lease", leaderChange.IsCancellationRequested ? "the Raft leader changed" : ex.Message);
             return;
         }
 

@@ -368,6 +368,7 @@ internal sealed class KeeperService(
             case ApplySyncAction apply:
                 _written = null;
                 await WriteConfigurationAsync(current, primary: true, cancellationToken);
+                await postgres.ReleaseSynchronousWaitersAsync(cancellationToken);
                 // Probed after the reload, so at or past the point the new set took effect: conservative for the sentinel.
                 _appliedSyncLsn = (apply.Sync, (await postgres.ProbeAsync(cancellationToken)).FlushLsn);
                 break;

@@ -38,6 +38,9 @@ internal sealed class LeaseKeeper(MonotonicClock clock, TimeSpan leaseTimeout, T
 
     public void Granted(TimeSpan t0, long generation) => Update(h => h.OnGranted(t0, generation));
 
+    /// <summary>The next renewal goes at once (see <see cref="LeaseHolder.RenewNow"/>).</summary>
+    public void RenewNow() => Update(h => h.RenewNow());
+
     public void Release() => Update(h => h.Released());
 
     /// <summary>Adopts new timings from the spec, keeping no lease (safe: a lease is never extended by a change).</summary>

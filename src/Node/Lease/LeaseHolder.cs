@@ -42,6 +42,12 @@ internal sealed record LeaseHolder(
     public LeaseHolder Requesting(TimeSpan t0) => this with { PendingRequestAt = t0 };
 
     /// <summary>
+    /// The last request got no grant (the leader changed, was unreachable or refused): the next renewal may go at once
+    /// rather than a renew interval after it. The lease itself is untouched.
+    /// </summary>
+    public LeaseHolder RenewNow() => this with { PendingRequestAt = null };
+
+    /// <summary>
     /// A grant for a request sent at <paramref name="t0"/>. Never shortens a lease of the same generation;
     /// a grant for an older generation than the one held is ignored; a newer generation replaces the lease.
     /// </summary>

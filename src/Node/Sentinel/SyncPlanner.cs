@@ -44,6 +44,26 @@ internal static class SyncPlanner
         return state.View.PrimarySync.Standbys.Where(id => id != primary && HealthySyncCandidate(input, id) is not null);
     }
 
+    /// <summary>
+    /// Members the primary already waits for that this leader has no stamped report from yet (none, or only the first,
+    /// which echoes no clock reading of this leader), within failTimeout of the start of its term: a new leader starts
+    /// with an empty report table, and dropping them (in <c>sync</c> mode down to async) only to add them back a few
+    /// hundred milliseconds later churns the primary's synchronous_standby_names on every change of Raft leader (seen in
+    /// the Jepsen-style soak: '' and back within 35 ms, then commits stalled until the standby's next status reply).
+    /// A member still silent after that is dropped as any silent member is. A liveness grace, not a safety rule.
+    /// </summary>
+    private static IEnumerable<string> NotHeardYetThisTerm(SentinelInput input, string primary)
+    {
+        if (input.Now - input.TermStartedAt >= input.Spec.FailTimeout)
+        {
+            return [];
+        }
+
+        return input.State.View.PrimarySync.Standbys.Where(id =>
+            id != primary && input.Reports.Latest(id) is not { ObservedAt: not null }
+            && input.State.Members.TryGetValue(id, out var member) && !member.Tags.NoSync && !member.Tags.NoFailover);
+    }
+
     /// <summary>What the primary should write into synchronous_standby_names now.</summary>
     public static SyncConfig Desired(SentinelInput input, string primary)
     {
@@ -55,6 +75,7 @@ internal static class SyncPlanner
 
         var eligible = Eligible(input, primary);
         eligible.AddRange(ReconnectingAfterPromotion(input, primary).Except(eligible, StringComparer.Ordinal));
+        eligible.AddRange(NotHeardYetThisTerm(input, primary).Except(eligible, StringComparer.Ordinal));
         var k = spec.SyncStandbyCount;
         if (spec.Mode == ReplicationMode.Sync || eligible.Count >= k)
         {

@@ -410,6 +410,52 @@ internal sealed partial class PostgresInstance
         }
     }
 
+    /// <summary>
+    /// After a reload that changed synchronous_standby_names on a primary: once the walsenders have taken the new set
+    /// (their <c>sync_priority</c> agrees with it, at most 500 ms), commits one transaction of its own without waiting
+    /// for any standby. PostgreSQL releases commits waiting for synchronous standbys only when it processes a reply from
+    /// one, and a standby with nothing new to flush replies only every <c>wal_receiver_status_interval</c> (10 s by
+    /// default): commits that began waiting under a set naming no streaming standby stayed stuck that long after the
+    /// set named one. The new commit record makes every streaming standby reply at once.
+    /// </summary>
+    public async Task ReleaseSynchronousWaitersAsync(CancellationToken cancellationToken)
+    {
+        RequireRunning();
+        var names = SynchronousStandbyNameList(_configuration.SynchronousStandbyNames);
+        await using var connection = await OpenLocalAsync(cancellationToken);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromMilliseconds(500))
+        {
+            await using var disagreeing = new NpgsqlCommand(
+                "SELECT count(*) FROM pg_stat_replication WHERE (sync_priority > 0) <> (application_name = ANY($1))", connection)
+            {
+                Parameters = { new() { Value = names.ToArray() } },
+            };
+            if ((long)(await disagreeing.ExecuteScalarAsync(cancellationToken))! == 0)
+            {
+                break;
+            }
+
+            await Task.Delay(5, cancellationToken);
+        }
+
+        await using var nudge = new NpgsqlCommand(
+            "BEGIN; SET LOCAL synchronous_commit = local; SELECT pg_current_xact_id(); COMMIT;", connection);
+        await nudge.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The standby names of a synchronous_standby_names value (<c>ANY 1 ("a", b)</c> → a, b); empty for ''.</summary>
+    private static IReadOnlyList<string> SynchronousStandbyNameList(string value)
+    {
+        var open = value.IndexOf('(', StringComparison.Ordinal);
+        var close = value.LastIndexOf(')');
+        var list = open >= 0 && close > open ? value[(open + 1)..close] : value;
+        return list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(name => name.Trim('"'))
+            .Where(name => name.Length > 0)
+            .ToList();
+    }
+
     /// <summary>Writes a checkpoint now (CHECKPOINT), e.g. so pg_control shows a promotion's new timeline.</summary>
     public async Task CheckpointAsync(CancellationToken cancellationToken)
     {

@@ -22,4 +22,19 @@ public sealed class ScheduleTests
         Assert.All(first.Where(p => p.Kind == FaultKind.PausePgraft), p => Assert.True(p.Duration >= TimeSpan.FromSeconds(4)));
         Assert.All(first, p => Assert.True(p.Duration <= TimeSpan.FromSeconds(8)));
     }
+
+    [Fact]
+    public void A_fault_filter_draws_only_the_named_pairs_and_a_bad_one_is_named()
+    {
+        var only = Schedules.ParseFaults("pausepgraft:RaftLeader, IsolateNode:raftleader");
+        Assert.Equal([(FaultKind.PausePgraft, TargetRole.RaftLeader), (FaultKind.IsolateNode, TargetRole.RaftLeader)], only);
+        var plans = Schedules.Random(99, 50, only);
+        Assert.All(plans, p => Assert.Contains((p.Kind, p.Role), only));
+        Assert.Contains(plans, p => p.Kind == FaultKind.PausePgraft);
+        Assert.Contains(plans, p => p.Kind == FaultKind.IsolateNode);
+        Assert.All(plans.Where(p => p.Kind == FaultKind.PausePgraft), p => Assert.True(p.Duration >= TimeSpan.FromSeconds(4)));
+
+        Assert.Contains("'Sleep:Primary' is not Kind:Role", Assert.Throws<FormatException>(() => Schedules.ParseFaults("Sleep:Primary")).Message, StringComparison.Ordinal);
+        Assert.Contains("only applies to the Primary role", Assert.Throws<FormatException>(() => Schedules.ParseFaults("PartitionPrimary:Standby")).Message, StringComparison.Ordinal);
+    }
 }

@@ -28,7 +28,8 @@ internal static class Schedules
     ];
 
     /// <summary><paramref name="count"/> faults drawn from <paramref name="seed"/>: kind, role, duration, direction.</summary>
-    public static IReadOnlyList<FaultPlan> Random(int seed, int count)
+    /// <param name="only">Draw only these (kind, role) pairs (<c>PGRAFT_JEPSEN_FAULTS</c>); null: every kind at every role it applies to.</param>
+    public static IReadOnlyList<FaultPlan> Random(int seed, int count, IReadOnlyList<(FaultKind Kind, TargetRole Role)>? only = null)
     {
         var random = new Random(seed);
         var kinds = Enum.GetValues<FaultKind>();
@@ -43,6 +44,11 @@ internal static class Schedules
                 FaultKind.PartitionStandbys => TargetRole.Standby,
                 _ => roles[random.Next(roles.Length)],
             };
+            if (only is { Count: > 0 })
+            {
+                (kind, role) = only[random.Next(only.Count)];
+            }
+
             var seconds = kind switch
             {
                 FaultKind.KillPostmaster => 0,
@@ -53,5 +59,33 @@ internal static class Schedules
         }
 
         return plans;
+    }
+
+    /// <summary>
+    /// Parses <c>Kind:Role</c> pairs separated by commas (e.g. <c>PausePgraft:RaftLeader,IsolateNode:RaftLeader</c>), naming
+    /// what is wrong and what would be accepted.
+    /// </summary>
+    public static IReadOnlyList<(FaultKind Kind, TargetRole Role)> ParseFaults(string text)
+    {
+        var pairs = new List<(FaultKind, TargetRole)>();
+        foreach (var item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = item.Split(':');
+            if (parts.Length != 2 || !Enum.TryParse<FaultKind>(parts[0], ignoreCase: true, out var kind) || !Enum.TryParse<TargetRole>(parts[1], ignoreCase: true, out var role)
+                || !Enum.IsDefined(kind) || !Enum.IsDefined(role))
+            {
+                throw new FormatException(
+                    $"PGRAFT_JEPSEN_FAULTS item '{item}' is not Kind:Role; kinds: {string.Join(", ", Enum.GetNames<FaultKind>())}; roles: {string.Join(", ", Enum.GetNames<TargetRole>())}");
+            }
+
+            if ((kind == FaultKind.PartitionPrimary && role != TargetRole.Primary) || (kind == FaultKind.PartitionStandbys && role != TargetRole.Standby))
+            {
+                throw new FormatException($"PGRAFT_JEPSEN_FAULTS item '{item}': {kind} only applies to the {(kind == FaultKind.PartitionPrimary ? "Primary" : "Standby")} role");
+            }
+
+            pairs.Add((kind, role));
+        }
+
+        return pairs;
     }
 }

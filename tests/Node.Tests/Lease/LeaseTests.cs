@@ -76,6 +76,20 @@ public sealed class LeaseTests
     }
 
     [Fact]
+    public void A_request_that_got_no_grant_lets_the_next_go_at_once_without_touching_the_lease()
+    {
+        var holder = LeaseHolder.None(LeaseTimeout, FenceMargin).Requesting(Ms(1_000)).OnGranted(Ms(1_000), 4).Requesting(Ms(1_500));
+        Assert.False(holder.ShouldRenew(Ms(1_600)));
+
+        // The leader changed (or did not answer) while the request waited: ask the next one now, not at 2_000.
+        var renewing = holder.RenewNow();
+        Assert.True(renewing.ShouldRenew(Ms(1_600)));
+        Assert.Equal(holder.ExpiresAt, renewing.ExpiresAt);
+        Assert.Equal(holder.FenceAt, renewing.FenceAt);
+        Assert.True(renewing.IsValid(Ms(1_600), 4));
+    }
+
+    [Fact]
     public void The_keeper_holds_the_lease_from_its_send_time_and_fences_a_margin_early()
     {
         var holder = LeaseHolder.None(LeaseTimeout, FenceMargin);

@@ -190,4 +190,32 @@ public sealed class SentinelConvergeTests
         scenario.Primary(99.9, "0/5000100", applied: SyncConfig.Async);
         Assert.Null(scenario.Step().Command);
     }
+
+    [Fact]
+    public void A_new_leader_keeps_the_sync_standbys_it_has_not_heard_from_yet_for_failTimeout_from_its_term_start()
+    {
+        // This leader's term began 0.3 s ago; only the primary has reported to it so far.
+        var scenario = new Scenario(ReplicationMode.Sync).WithSync(SyncConfig.Of(1, "node2", "node3"));
+        scenario.Leases = LeaseTable.StartTerm(S(99.7));
+        scenario.Primary(99.9, "0/5000100");
+        Assert.Null(scenario.Step().Command);
+
+        // node3's first report to this leader carries no stamp yet (it echoes the old leader's clock): kept as well.
+        scenario.Standby("node3", 99.95, "0/5000100");
+        var unstamped = scenario.Reports.Latest("node3")! with { ObservedAt = null };
+        scenario.Reports = new ReportTable(scenario.Reports.Nodes.SetItem("node3", new NodeReports(unstamped, null)));
+        Assert.Null(scenario.Step().Command);
+
+        // node2 reports stamped: still nothing to change.
+        scenario.Standby("node2", 99.95, "0/5000100");
+        Assert.Null(scenario.Step().Command);
+
+        // failTimeout (1.5 s) into the term node3 has still said nothing: dropped as any silent member is.
+        scenario.Now = S(101.3);
+        scenario.Primary(101.25, "0/5000100");
+        scenario.Standby("node2", 101.25, "0/5000100");
+        var step = scenario.Step();
+        var drop = Assert.IsType<ChangeView>(step.Command ?? throw new InvalidOperationException(step.Reason));
+        Assert.Equal(SyncConfig.Of(1, "node2"), drop.View.PrimarySync);
+    }
 }

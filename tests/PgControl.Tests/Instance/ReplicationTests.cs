@@ -130,6 +130,44 @@ public sealed class ReplicationTests
     }
 
     /// <summary>
+    /// Commits waiting on a set that names no streaming standby (a new leader's sentinel may briefly write one) must go
+    /// through as soon as the set names one that streams. PostgreSQL releases waiters only when it processes a reply
+    /// from a synchronous standby, and a standby with nothing new to flush replies only every
+    /// wal_receiver_status_interval (10 s by default): without a nudge, the commits stalled that long.
+    /// </summary>
+    [Fact]
+    public async Task Commits_waiting_on_a_set_of_absent_standbys_go_through_once_the_set_names_a_streaming_one()
+    {
+        using var directory = new TempDirectory("syncswap");
+        await using var primary = await TestNode.FromTemplateAsync(directory, "p");
+        await using var s1 = TestNode.Empty(directory, "s1");
+        var slowReplies = new Dictionary<string, string>(TestEnvironment.FastParameters) { ["wal_receiver_status_interval"] = "10s" };
+        await s1.Instance.WriteConfigurationAsync(new PostgresConfiguration { Parameters = slowReplies }, None);
+        await primary.Instance.StartAsync(ServerRole.Primary, cancellationToken: None);
+        await TestEnvironment.ExecuteAsync(primary.Port, "CREATE TABLE items (id serial PRIMARY KEY, tag text NOT NULL)");
+        await primary.Instance.CreateSlotAsync("s1", None);
+        Assert.Null(await s1.Instance.CloneFromAsync(primary.AsUpstream("s1"), None));
+        await s1.Instance.StartAsync(ServerRole.Standby, cancellationToken: None);
+        await TestEnvironment.EventuallyAsync(async () => (await primary.Instance.ProbeAsync(None)).Replication.Any(r => r.ApplicationName == "s1" && r.State == "streaming"),
+            Patience, "s1 streaming");
+
+        await primary.Instance.WriteConfigurationAsync(primary.Instance.Configuration with { SynchronousStandbyNames = "ANY 1 (nobody)" }, None);
+        await primary.Instance.ReloadAsync(None);
+        await primary.Instance.ReleaseSynchronousWaitersAsync(None);
+        var commits = Enumerable.Range(0, 3).Select(i => TestEnvironment.ExecuteAsync(primary.Port, $"INSERT INTO items (tag) VALUES ('waiting {i}')")).ToList();
+        await Task.Delay(1000);
+        Assert.DoesNotContain(commits, c => c.IsCompleted);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await primary.Instance.WriteConfigurationAsync(primary.Instance.Configuration with { SynchronousStandbyNames = "ANY 1 (s1)" }, None);
+        await primary.Instance.ReloadAsync(None);
+        await primary.Instance.ReleaseSynchronousWaitersAsync(None);
+        await Task.WhenAll(commits).WaitAsync(Patience);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"the waiting commits took {clock.Elapsed.TotalSeconds:F1} s to go through after the set named s1");
+        await WaitForRowsAsync(s1, "waiting 2", 1);
+    }
+
+    /// <summary>
     /// A promoted standby waits for its synchronous standbys from its very first commit: the set the primary will write
     /// is in force before the promotion starts, not reloaded after the server became writable.
     /// </summary>
