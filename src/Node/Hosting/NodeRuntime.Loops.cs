@@ -127,10 +127,10 @@ internal sealed partial class NodeRuntime
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, leaderChange);
-            deadline.CancelAfter(_lease.Holder.RenewInterval);
+            deadline.CancelAfter(_lease.Holder.RequestTimeout);
             response = isSelf
                 ? await GrantLeaseAsync(request, deadline.Token)
-                : await _leaderClient.RenewLeaseAsync(address!, request, _lease.Holder.RenewInterval, deadline.Token);
+                : await _leaderClient.RenewLeaseAsync(address!, request, _lease.Holder.RequestTimeout, deadline.Token);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

@@ -44,6 +44,12 @@ internal static partial class ConfigRenderer
             ("wal_keep_size", "128MB"), ("wal_log_hints", "on"), ("hot_standby_feedback", "on"),
             // A standby retries a lost upstream every 5 s by default: after a failover that is most of the outage.
             ("wal_retrieve_retry_interval", "250ms"),
+            // A replication connection that went silent (a standby cut off, then back) is dropped within seconds on both
+            // ends and made again, instead of resuming only at TCP's next retransmission, whose back-off doubles up to
+            // 120 s: after a 6.7 s cut a standby received nothing for another 6.5 s, unseen while the other standby
+            // acknowledged commits, until that one failed too and commits waited for it. Timeouts need regular
+            // replies: a standby sends one every second, the primary a keepalive every half wal_sender_timeout.
+            ("wal_receiver_status_interval", "1s"), ("wal_sender_timeout", "5s"), ("wal_receiver_timeout", "5s"),
         };
         foreach (var (n, v) in defaults)
         {

@@ -97,8 +97,9 @@ public sealed class LeaseTests
         Assert.True(holder.ShouldRenew(Ms(0)));
 
         holder = holder.Requesting(Ms(1_000));
-        Assert.False(holder.ShouldRenew(Ms(1_400)));
-        Assert.True(holder.ShouldRenew(Ms(1_500)));
+        Assert.False(holder.ShouldRenew(Ms(1_200)));
+        Assert.True(holder.ShouldRenew(Ms(1_250)));
+        Assert.Equal(Ms(500), holder.RequestTimeout);
         holder = holder.OnGranted(Ms(1_000), 4);
 
         Assert.Equal(Ms(3_000), holder.ExpiresAt);

@@ -97,7 +97,7 @@ internal sealed class PgraftProcess
     private readonly StreamingWatch _streamingWatch = new();
     private (TimeSpan At, IReadOnlyList<NodeHealth> Nodes)? _lastAnswer;
 
-    // Lease renewal in flight (the real loop awaits it, cancelled after RenewInterval).
+    // Lease renewal in flight (the real loop awaits it, cancelled after RequestTimeout).
     private (long RequestId, TimeSpan T0, long Generation, TimeSpan Deadline)? _renewal;
 
     public PgraftProcess(ControlSimulation sim, ControlNode node, Snapshot bootstrap)
@@ -488,7 +488,7 @@ internal sealed class PgraftProcess
                 return;
             }
 
-            _renewal = null; // cancelled after RenewInterval
+            _renewal = null; // cancelled after RequestTimeout
         }
 
         var isSwitchoverTarget = state.Switchover is { To: { } to } && to == Id;
@@ -506,7 +506,7 @@ internal sealed class PgraftProcess
         var generation = state.View.Generation;
         var t0 = Lease.Requesting();
         var requestId = _sim.NextId();
-        _renewal = (requestId, t0, generation, t0 + Lease.Holder.RenewInterval);
+        _renewal = (requestId, t0, generation, t0 + Lease.Holder.RequestTimeout);
         _sim.Send(Id, leader, new LeaseRequestPayload(requestId, new LeaseRequest(Id, generation)));
     }
 
