@@ -455,11 +455,16 @@ internal sealed class KeeperService(
         var wanted = SlotPlanner.Wanted(nodeId, current);
         var existing = await postgres.ListSlotsAsync(cancellationToken);
         var dropped = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var slot in existing.Where(s => SlotPlanner.MayDrop(nodeId, current, runsAsPrimary, s, wanted)))
+        foreach (var slot in existing)
         {
+            if (SlotPlanner.DropReason(nodeId, current, runsAsPrimary, slot, wanted) is not { } reason)
+            {
+                continue;
+            }
+
             await postgres.DropSlotAsync(slot.Name, cancellationToken);
             dropped.Add(slot.Name);
-            LogMessages.SlotDropped(logger, slot.Name, SlotPlanner.DropReason(current, runsAsPrimary, slot, wanted));
+            LogMessages.SlotDropped(logger, slot.Name, reason);
         }
 
         foreach (var slot in wanted.Except(existing.Select(s => s.Name).Except(dropped)))

@@ -27,34 +27,45 @@ internal static class SlotPlanner
     /// to be made again without a reservation. A permanent slot is made again the other way round when it changes sides:
     /// reserving on a new primary (a standby made it without), without on a new standby. Ignored slots never go.
     /// </summary>
-    public static bool MayDrop(string nodeId, ClusterState state, bool runsAsPrimary, ReplicationSlot slot, IReadOnlySet<string> wanted)
+    public static bool MayDrop(string nodeId, ClusterState state, bool runsAsPrimary, ReplicationSlot slot, IReadOnlySet<string> wanted) =>
+        DropReason(nodeId, state, runsAsPrimary, slot, wanted) is not null;
+
+    /// <summary>Why <paramref name="slot"/> goes (<see cref="MayDrop"/>), for the log; null when it stays.</summary>
+    public static string? DropReason(string nodeId, ClusterState state, bool runsAsPrimary, ReplicationSlot slot, IReadOnlySet<string> wanted)
     {
         if (slot.Active || state.Spec.IsIgnoredSlot(slot.Name))
         {
-            return false;
+            return null;
         }
 
         if (state.Spec.PermanentSlots.Contains(slot.Name))
         {
-            return runsAsPrimary ? slot.RestartLsn is null : slot.RestartLsn is not null;
+            return (runsAsPrimary, slot.RestartLsn) switch
+            {
+                (true, null) => "permanent slot without a WAL reservation on the primary; made again reserving",
+                (false, not null) => "permanent slot holding WAL on a standby; made again without",
+                _ => null,
+            };
         }
 
         if (runsAsPrimary)
         {
-            return !wanted.Contains(slot.Name);
+            return wanted.Contains(slot.Name)
+                ? null
+                : "inactive, and neither a member's nor in permanentSlots/ignoreSlots (it would hold WAL for nobody); list it in ignoreSlots to keep such a slot";
         }
 
         var member = state.Members.Keys.FirstOrDefault(id => id != nodeId && PostgresInstance.SlotNameFor(id) == slot.Name);
-        return member is not null && (!wanted.Contains(slot.Name) || (slot.RestartLsn is not null && state.View.UpstreamOf(member) != nodeId));
-    }
+        if (member is null)
+        {
+            return null;
+        }
 
-    /// <summary>Why <see cref="MayDrop"/> said yes, for the log.</summary>
-    public static string DropReason(ClusterState state, bool runsAsPrimary, ReplicationSlot slot, IReadOnlySet<string> wanted) =>
-        state.Spec.PermanentSlots.Contains(slot.Name)
-            ? runsAsPrimary ? "permanent slot without a WAL reservation on the primary; made again reserving" : "permanent slot holding WAL on a standby; made again without"
-            : !wanted.Contains(slot.Name)
-                ? runsAsPrimary
-                    ? "inactive, and neither a member's nor in permanentSlots/ignoreSlots (it would hold WAL for nobody); list it in ignoreSlots to keep such a slot"
-                    : "not needed on this server"
-                : "member slot holding WAL on a standby; made again without";
+        if (!wanted.Contains(slot.Name))
+        {
+            return "not needed on this server";
+        }
+
+        return slot.RestartLsn is not null && state.View.UpstreamOf(member) != nodeId ? "member slot holding WAL on a standby; made again without" : null;
+    }
 }

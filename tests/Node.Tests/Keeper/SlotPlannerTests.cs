@@ -69,7 +69,7 @@ public sealed class SlotPlannerTests
         // The primary keeps a reserving one, and makes again one a standby made without a reservation (after a promotion).
         Assert.False(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("archiver", false, held), SlotPlanner.Wanted("node1", state)));
         Assert.True(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("archiver", false, null), SlotPlanner.Wanted("node1", state)));
-        Assert.Contains("made again reserving", SlotPlanner.DropReason(state, true, new ReplicationSlot("archiver", false, null), SlotPlanner.Wanted("node1", state)), StringComparison.Ordinal);
+        Assert.Contains("made again reserving", SlotPlanner.DropReason("node1", state, true, new ReplicationSlot("archiver", false, null), SlotPlanner.Wanted("node1", state)), StringComparison.Ordinal);
 
         // A standby keeps an unreserved one, and makes again without one that holds WAL (left from when it was primary).
         Assert.False(SlotPlanner.MayDrop("node2", state, false, new ReplicationSlot("archiver", false, null), SlotPlanner.Wanted("node2", state)));
@@ -89,7 +89,7 @@ public sealed class SlotPlannerTests
         Assert.False(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("cdc_orders", false, null), wanted));
         Assert.True(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("backup_tool2", false, null), wanted));
         Assert.True(SlotPlanner.MayDrop("node1", state, true, new ReplicationSlot("cdc", false, null), wanted));
-        Assert.Contains("ignoreSlots", SlotPlanner.DropReason(state, true, new ReplicationSlot("cdc", false, null), wanted), StringComparison.Ordinal);
+        Assert.Contains("ignoreSlots", SlotPlanner.DropReason("node1", state, true, new ReplicationSlot("cdc", false, null), wanted), StringComparison.Ordinal);
         Assert.DoesNotContain("backup_tool", wanted);
 
         // Everything ignored: the primary drops no unknown slot at all.
