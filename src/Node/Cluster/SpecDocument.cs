@@ -17,10 +17,11 @@ internal static class SpecDocument
     private static readonly string[] DurationKeys = ["tick", "failTimeout", "leaseTimeout", "driftMargin", "fenceMargin", "proxyHoldTimeout", "switchoverTimeout"];
     private static readonly string[] SizeKeys = ["maxLagOnFailover", "maxReplicaLag"];
     private static readonly string[] SlotListKeys = ["permanentSlots", "ignoreSlots"];
+    private static readonly string[] ListKeys = ["extraHbaLines", .. SlotListKeys];
 
     /// <summary>Every key the document has, in the order it is printed.</summary>
     public static readonly IReadOnlyList<string> Keys =
-        [.. DurationKeys, "mode", "syncStandbyCount", .. SizeKeys, "readOnlyFallbackToPrimary", "postgresParameters", "extraHbaLines", .. SlotListKeys];
+        [.. DurationKeys, "mode", "syncStandbyCount", .. SizeKeys, "readOnlyFallbackToPrimary", "postgresParameters", .. ListKeys];
 
     public static string Render(ClusterSpec spec) => ToJson(spec).ToJsonString(Indented) + "\n";
 
@@ -44,9 +45,10 @@ internal static class SpecDocument
         document["maxReplicaLag"] = FormatSize(spec.MaxReplicaLag);
         document["readOnlyFallbackToPrimary"] = spec.ReadOnlyFallbackToPrimary;
         document["postgresParameters"] = parameters;
-        document["extraHbaLines"] = StringArray(spec.ExtraHbaLines);
-        document["permanentSlots"] = StringArray(spec.PermanentSlots);
-        document["ignoreSlots"] = StringArray(spec.IgnoreSlots);
+        foreach (var key in ListKeys)
+        {
+            document[key] = new JsonArray([.. GetList(spec, key).Select(v => (JsonNode?)JsonValue.Create(v))]);
+        }
         return document;
     }
 
@@ -97,23 +99,16 @@ internal static class SpecDocument
 
                     spec = spec with { PostgresParameters = values.ToImmutable() };
                     break;
-                case "extraHbaLines":
-                    if (node is not JsonArray lines || lines.Any(l => l is not JsonValue v || v.GetValueKind() != JsonValueKind.String))
+                case "extraHbaLines" or "permanentSlots" or "ignoreSlots":
+                    if (node is not JsonArray items || items.Any(l => l is not JsonValue v || v.GetValueKind() != JsonValueKind.String))
                     {
-                        errors.Add("extraHbaLines must be an array of strings, one pg_hba.conf line each");
+                        errors.Add(key == "extraHbaLines"
+                            ? "extraHbaLines must be an array of strings, one pg_hba.conf line each"
+                            : $"{key} must be an array of slot names, e.g. [\"archiver\"]");
                         break;
                     }
 
-                    spec = spec with { ExtraHbaLines = [.. lines.Select(l => l!.GetValue<string>())] };
-                    break;
-                case "permanentSlots" or "ignoreSlots":
-                    if (node is not JsonArray slots || slots.Any(l => l is not JsonValue v || v.GetValueKind() != JsonValueKind.String))
-                    {
-                        errors.Add($"{key} must be an array of slot names, e.g. [\"archiver\"]");
-                        break;
-                    }
-
-                    spec = SetSlotList(spec, key, [.. slots.Select(l => l!.GetValue<string>())]);
+                    spec = SetList(spec, key, [.. items.Select(l => l!.GetValue<string>())]);
                     break;
                 case "paused":
                     errors.Add("paused is not set here: use `pgraft pause` and `pgraft resume`");
@@ -166,7 +161,7 @@ internal static class SpecDocument
         if (SlotListKeys.Contains(name))
         {
             // --set permanentSlots=archiver,cdc replaces the list; an empty value clears it.
-            return SetSlotList(spec, name, [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]);
+            return SetList(spec, name, [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]);
         }
 
         if (SizeKeys.Contains(name))
@@ -246,14 +241,9 @@ internal static class SpecDocument
                     }
                 }
             }
-            else if (key == "extraHbaLines")
+            else if (ListKeys.Contains(key))
             {
-                lines.AddRange(before.ExtraHbaLines.Except(after.ExtraHbaLines).Select(l => $"extraHbaLines: - {l}"));
-                lines.AddRange(after.ExtraHbaLines.Except(before.ExtraHbaLines).Select(l => $"extraHbaLines: + {l}"));
-            }
-            else if (SlotListKeys.Contains(key))
-            {
-                var (old, next) = key == "permanentSlots" ? (before.PermanentSlots, after.PermanentSlots) : (before.IgnoreSlots, after.IgnoreSlots);
+                var (old, next) = (GetList(before, key), GetList(after, key));
                 lines.AddRange(old.Except(next).Select(l => $"{key}: - {l}"));
                 lines.AddRange(next.Except(old).Select(l => $"{key}: + {l}"));
             }
@@ -370,10 +360,19 @@ internal static class SpecDocument
         }
         : null;
 
-    private static JsonArray StringArray(IEnumerable<string> values) => new([.. values.Select(v => (JsonNode?)JsonValue.Create(v))]);
+    private static ImmutableList<string> GetList(ClusterSpec spec, string key) => key switch
+    {
+        "extraHbaLines" => spec.ExtraHbaLines,
+        "permanentSlots" => spec.PermanentSlots,
+        _ => spec.IgnoreSlots,
+    };
 
-    private static ClusterSpec SetSlotList(ClusterSpec spec, string key, ImmutableList<string> names) =>
-        key == "permanentSlots" ? spec with { PermanentSlots = names } : spec with { IgnoreSlots = names };
+    private static ClusterSpec SetList(ClusterSpec spec, string key, ImmutableList<string> values) => key switch
+    {
+        "extraHbaLines" => spec with { ExtraHbaLines = values },
+        "permanentSlots" => spec with { PermanentSlots = values },
+        _ => spec with { IgnoreSlots = values },
+    };
 
     private static string Plain(JsonNode? node) => Scalar(node) ?? node?.ToJsonString() ?? "null";
 
