@@ -42,33 +42,46 @@ internal static class ClusterCommands
 
     /// <summary>
     /// POSTs a signed request to the members in turn until one answers with success (only the Raft leader does for
-    /// leader-only calls; a member may be down); null when none did.
+    /// leader-only calls; a member may be down). While none does (an election in progress, a leadership handover) it
+    /// goes round again for up to <see cref="LeaderWait"/>; null when none did by then.
     /// </summary>
     internal static async Task<TResponse?> PostToLeaderAsync<TRequest, TResponse>(
         HttpClient http, RequestSigner signer, ClusterState state, string path, TRequest request, JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TResponse> responseType, CancellationToken cancellationToken)
         where TResponse : class
     {
         var body = JsonSerializer.SerializeToUtf8Bytes(request, requestType);
-        foreach (var member in state.Members.Values)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
         {
-            using var message = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://{member.ApiAddress}{path}")) { Content = new ByteArrayContent(body) };
-            message.Headers.Add(RequestSigner.HeaderName, signer.Sign("POST", path, body));
-            try
+            foreach (var member in state.Members.Values)
             {
-                using var response = await http.SendAsync(message, cancellationToken);
-                if (response.IsSuccessStatusCode)
+                using var message = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://{member.ApiAddress}{path}")) { Content = new ByteArrayContent(body) };
+                message.Headers.Add(RequestSigner.HeaderName, signer.Sign("POST", path, body));
+                try
                 {
-                    return await response.Content.ReadFromJsonAsync(responseType, cancellationToken);
+                    using var response = await http.SendAsync(message, cancellationToken);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        return await response.Content.ReadFromJsonAsync(responseType, cancellationToken);
+                    }
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+                {
+                    // Try the next member.
                 }
             }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                // Try the next member.
-            }
-        }
 
-        return null;
+            if (clock.Elapsed >= LeaderWait)
+            {
+                return null;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+        }
     }
+
+    /// <summary>How long a request waits for some member to accept it as Raft leader: a few elections' worth.</summary>
+    private static readonly TimeSpan LeaderWait = TimeSpan.FromSeconds(5);
 
     /// <summary>GETs one API document; null (and a message naming the address) when the node cannot be asked.</summary>
     internal static async Task<T?> ReadAsync<T>(HttpClient http, string api, string path, JsonTypeInfo<T> type, TextWriter error, CancellationToken cancellationToken)
